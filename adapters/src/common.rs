@@ -1,0 +1,340 @@
+//! What every adapter needs besides parsing: validation that collects every
+//! failing field, the loss report, and category mapping.
+
+use schemas::{Category, Scheme, SourceCode, Tables, Urgency};
+
+use crate::error::{Error, FieldError};
+use crate::{geo, ident, time};
+
+/// Collects field errors so one reply lists every problem of a message.
+#[derive(Debug, Default)]
+pub struct Check {
+    errors: Vec<FieldError>,
+}
+
+impl Check {
+    /// A new, empty collector.
+    pub fn new() -> Check {
+        Check::default()
+    }
+
+    /// Records an error.
+    pub fn fail(&mut self, field: impl Into<String>, reason: impl Into<String>) {
+        self.errors.push(FieldError::new(field, reason));
+    }
+
+    /// Records `result`'s error, if any, and passes its value on.
+    pub fn take<T>(&mut self, field: &str, result: Result<T, String>) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(reason) => {
+                self.fail(field, reason);
+                None
+            }
+        }
+    }
+
+    /// A required value: present and not blank.
+    pub fn required<'a>(&mut self, field: &str, value: Option<&'a str>) -> Option<&'a str> {
+        match value {
+            Some(v) if !v.trim().is_empty() => Some(v),
+            Some(_) => {
+                self.fail(field, "must not be empty");
+                None
+            }
+            None => {
+                self.fail(field, "is required");
+                None
+            }
+        }
+    }
+
+    /// Free text: at most `max` code points and only characters every
+    /// format can carry (no control characters but tab, LF and CR).
+    pub fn text(&mut self, field: &str, value: &str, max: usize) {
+        let count = value.chars().count();
+        if count > max {
+            self.fail(
+                field,
+                format!("is {count} characters long; at most {max} are allowed"),
+            );
+        }
+        if let Some(c) = value.chars().find(|&c| !crate::xml::is_xml_char(c)) {
+            self.fail(
+                field,
+                format!("contains the control character U+{:04X}", u32::from(c)),
+            );
+        }
+    }
+
+    /// Optional free text.
+    pub fn opt_text(&mut self, field: &str, value: Option<&str>, max: usize) {
+        if let Some(v) = value {
+            self.text(field, v, max);
+        }
+    }
+
+    /// A required text: present, non-blank, bounded.
+    pub fn required_text(&mut self, field: &str, value: Option<&str>, max: usize) -> String {
+        match self.required(field, value) {
+            Some(v) => {
+                self.text(field, v, max);
+                v.to_owned()
+            }
+            None => String::new(),
+        }
+    }
+
+    /// An identifier: 1–`max` characters of `[A-Za-z0-9-_.]`.
+    pub fn id(&mut self, field: &str, value: Option<&str>, max: usize) -> String {
+        let Some(v) = self.required(field, value) else {
+            return String::new();
+        };
+        let ok_chars = v
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if !ok_chars || v.len() > max {
+            self.fail(
+                field,
+                format!("'{v}' must be 1 to {max} characters of A-Z, a-z, 0-9, '-', '_' or '.'"),
+            );
+        }
+        v.to_owned()
+    }
+
+    /// An optional phone number.
+    pub fn phone(&mut self, field: &str, value: Option<&str>) {
+        if let Some(v) = value {
+            self.take(field, ident::check_phone(v));
+        }
+    }
+
+    /// An optional division code.
+    pub fn division(&mut self, field: &str, value: Option<&str>) {
+        if let Some(v) = value {
+            self.take(field, ident::check_division(v));
+        }
+    }
+
+    /// An optional USCC.
+    pub fn uscc(&mut self, field: &str, value: Option<&str>) {
+        if let Some(v) = value {
+            self.take(field, ident::check_uscc(v));
+        }
+    }
+
+    /// An optional SHA-256 digest.
+    pub fn sha256(&mut self, field: &str, value: Option<&str>) {
+        if let Some(v) = value {
+            self.take(field, ident::check_sha256(v));
+        }
+    }
+
+    /// An optional URL: absolute http(s), no spaces.
+    pub fn url(&mut self, field: &str, value: &str) {
+        let ok = (value.starts_with("https://") || value.starts_with("http://"))
+            && value.len() > "https://".len()
+            && !value.chars().any(|c| c.is_whitespace() || c.is_control());
+        if !ok {
+            self.fail(field, format!("'{value}' is not an absolute http(s) URL"));
+        }
+    }
+
+    /// A point's range.
+    pub fn point(&mut self, field: &str, p: schemas::Point) {
+        self.take(field, geo::check_range(p));
+    }
+
+    /// An RFC 3339 time.
+    pub fn rfc3339(&mut self, field: &str, value: Option<&str>) -> Option<schemas::Timestamp> {
+        let v = self.required(field, value)?;
+        self.take(field, time::parse_rfc3339(v))
+    }
+
+    /// The caller rule: anonymous means no name and no phone.
+    pub fn anonymous(
+        &mut self,
+        field: &str,
+        anonymous: bool,
+        name: Option<&str>,
+        phone: Option<&str>,
+    ) {
+        if anonymous && (name.is_some() || phone.is_some()) {
+            self.fail(
+                field,
+                "an anonymous caller must not carry a name or a phone number",
+            );
+        }
+    }
+
+    /// Ends validation: every recorded error, or `Ok`.
+    pub fn finish(self) -> Result<(), Error> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Invalid(self.errors))
+        }
+    }
+}
+
+/// One source field the target format could not carry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LostField {
+    /// The canonical field (`urgency`, `enterprise.industry`...).
+    pub field: String,
+    /// Its value, as written into the target's notes.
+    pub value: String,
+}
+
+/// The fields a translation could not carry in the target's own fields.
+/// Each is also written into the target's notes field as `label: value`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LossReport {
+    /// The fields, in the order met.
+    pub lost: Vec<LostField>,
+}
+
+impl LossReport {
+    /// True when nothing was lost.
+    pub fn is_empty(&self) -> bool {
+        self.lost.is_empty()
+    }
+}
+
+/// An encoded message and what it could not carry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Encoded {
+    /// The wire bytes.
+    pub bytes: Vec<u8>,
+    /// What the target could not carry (also written into its notes).
+    pub loss: LossReport,
+}
+
+/// Builds the loss report and the lines appended to the target's notes.
+#[derive(Debug, Default)]
+pub struct Loss {
+    report: LossReport,
+    lines: Vec<String>,
+}
+
+impl Loss {
+    /// A new, empty loss collector.
+    pub fn new() -> Loss {
+        Loss::default()
+    }
+
+    /// Records a field with no place in the target. `label` is the Chinese
+    /// label the receiving agent reads.
+    pub fn lose(&mut self, field: &str, label: &str, value: impl Into<String>) {
+        let value = value.into();
+        self.lines.push(format!("{label}({field}): {value}"));
+        self.report.lost.push(LostField {
+            field: field.to_owned(),
+            value,
+        });
+    }
+
+    /// Records an optional field.
+    pub fn lose_opt(&mut self, field: &str, label: &str, value: Option<&str>) {
+        if let Some(v) = value {
+            self.lose(field, label, v);
+        }
+    }
+
+    /// The notes to write: the ticket's notes, then one line per lost field.
+    pub fn notes(&self, notes: Option<&str>) -> Option<String> {
+        if self.lines.is_empty() {
+            return notes.map(str::to_owned);
+        }
+        let mut out = notes.map(str::to_owned).unwrap_or_default();
+        for line in &self.lines {
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(line);
+        }
+        Some(out)
+    }
+
+    /// The finished report.
+    pub fn into_report(self) -> LossReport {
+        self.report
+    }
+}
+
+/// The canonical category for a partner's code and label.
+pub fn category_from_partner(
+    tables: &Tables,
+    scheme: Scheme,
+    code: &str,
+    label: Option<&str>,
+) -> Category {
+    let entry = tables.categories.from_partner(scheme, code);
+    Category {
+        code: entry.map_or_else(|| schemas::OTHER.to_owned(), |e| e.code.clone()),
+        label: label.map(str::to_owned),
+        source: Some(SourceCode {
+            scheme: scheme.as_str().to_owned(),
+            code: code.to_owned(),
+            unmapped: entry.is_none(),
+        }),
+    }
+}
+
+/// The partner code and label for a canonical category. A category that
+/// came from this scheme goes back exactly; otherwise the catalogue code is
+/// mapped (nearest ancestor, then `other`) and whatever the mapping loses is
+/// recorded.
+pub fn category_to_partner(
+    tables: &Tables,
+    scheme: Scheme,
+    category: &Category,
+    loss: &mut Loss,
+) -> (String, String) {
+    if let Some(src) = &category.source
+        && src.scheme == scheme.as_str()
+    {
+        let label = category.label.clone().unwrap_or_else(|| {
+            tables
+                .categories
+                .from_partner(scheme, &src.code)
+                .map(|e| e.label_zh.clone())
+                .unwrap_or_default()
+        });
+        return (src.code.clone(), label);
+    }
+    let mapped = tables.categories.to_partner(scheme, &category.code);
+    if let Some(src) = category.source.as_ref().filter(|s| s.unmapped) {
+        let label = category.label.as_deref().unwrap_or("");
+        loss.lose(
+            "category.source",
+            "原分类代码",
+            format!("{} {} {}", src.scheme, src.code, label)
+                .trim_end()
+                .to_owned(),
+        );
+    } else if !mapped.exact {
+        let wanted = tables
+            .categories
+            .get(&category.code)
+            .map_or(category.code.as_str(), |e| e.label_zh.as_str());
+        loss.lose(
+            "category",
+            "原分类",
+            format!("{wanted} ({})", category.code),
+        );
+    }
+    (mapped.code.to_owned(), mapped.entry.label_zh.clone())
+}
+
+/// Writes an urgency into a format that knows only urgent and normal.
+pub fn urgency_two_levels(urgency: Urgency, loss: &mut Loss) -> bool {
+    match urgency {
+        Urgency::Urgent => true,
+        Urgency::High => {
+            loss.lose("urgency", "原紧急程度", "high");
+            false
+        }
+        Urgency::Normal => false,
+    }
+}

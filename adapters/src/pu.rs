@@ -1,0 +1,34 @@
+//! pu adapter (being built).
+
+use schemas::{StatusUpdate, Tables, Ticket};
+
+use crate::common::Encoded;
+use crate::error::{Error, FieldError};
+
+fn todo() -> Error {
+    Error::Unrepresentable {
+        field: "body".into(),
+        reason: "pu is not built yet".into(),
+    }
+}
+
+/// Decodes a ticket.
+pub fn decode_ticket(_bytes: &[u8], _tables: &Tables) -> Result<Ticket, Error> {
+    Err(todo())
+}
+/// Encodes a ticket.
+pub fn encode_ticket(_t: &Ticket, _tables: &Tables) -> Result<Encoded, Error> {
+    Err(todo())
+}
+/// Decodes a status update.
+pub fn decode_status(_bytes: &[u8], _tables: &Tables) -> Result<StatusUpdate, Error> {
+    Err(todo())
+}
+/// Encodes a status update.
+pub fn encode_status(_s: &StatusUpdate, _tables: &Tables) -> Result<Encoded, Error> {
+    Err(todo())
+}
+/// The error reply.
+pub fn encode_error(_status: u16, _message: &str, _errors: &[FieldError]) -> Vec<u8> {
+    Vec::new()
+}

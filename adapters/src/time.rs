@@ -1,0 +1,122 @@
+//! Times on the wire: Beijing local time without an offset (bj-json,
+//! hb-soap) and RFC 3339 with an offset (the others).
+//!
+//! Beijing is UTC+8 with no daylight saving; the host's time zone is never
+//! consulted. Fractions of a second are truncated where the target writes
+//! whole seconds.
+
+use chrono::{DateTime, FixedOffset, NaiveDateTime, SecondsFormat, Timelike};
+use schemas::Timestamp;
+
+/// UTC+8, checked at compile time.
+const BEIJING: FixedOffset = match FixedOffset::east_opt(8 * 3600) {
+    Some(offset) => offset,
+    None => panic!("UTC+8 is a valid offset"),
+};
+
+/// UTC+8.
+pub fn beijing() -> FixedOffset {
+    BEIJING
+}
+
+const LOCAL: &str = "%Y-%m-%d %H:%M:%S";
+const COMPACT: &str = "%Y%m%d%H%M%S";
+
+fn parse_local_with(s: &str, format: &str, shape: &str) -> Result<Timestamp, String> {
+    if s.len() != shape.len() {
+        return Err(format!(
+            "'{s}' is not a Beijing local time of the form {shape}"
+        ));
+    }
+    NaiveDateTime::parse_from_str(s, format)
+        .ok()
+        .and_then(|n| n.and_local_timezone(beijing()).single())
+        .ok_or_else(|| format!("'{s}' is not a Beijing local time of the form {shape}"))
+}
+
+/// Parses `YYYY-MM-DD HH:MM:SS`, Beijing time.
+pub fn parse_local(s: &str) -> Result<Timestamp, String> {
+    parse_local_with(s, LOCAL, "YYYY-MM-DD HH:MM:SS")
+}
+
+/// Parses `yyyyMMddHHmmss`, Beijing time.
+pub fn parse_compact(s: &str) -> Result<Timestamp, String> {
+    parse_local_with(s, COMPACT, "yyyyMMddHHmmss")
+}
+
+/// Writes `YYYY-MM-DD HH:MM:SS` in Beijing time, truncating fractions.
+pub fn format_local(t: &Timestamp) -> String {
+    whole_seconds(t)
+        .with_timezone(&beijing())
+        .format(LOCAL)
+        .to_string()
+}
+
+/// Writes `yyyyMMddHHmmss` in Beijing time, truncating fractions.
+pub fn format_compact(t: &Timestamp) -> String {
+    whole_seconds(t)
+        .with_timezone(&beijing())
+        .format(COMPACT)
+        .to_string()
+}
+
+fn whole_seconds(t: &Timestamp) -> Timestamp {
+    t.with_nanosecond(0).unwrap_or(*t)
+}
+
+/// Parses RFC 3339; the offset is required (`Z` or `±HH:MM`).
+pub fn parse_rfc3339(s: &str) -> Result<Timestamp, String> {
+    DateTime::parse_from_rfc3339(s).map_err(|_| {
+        if NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").is_ok()
+            || NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f").is_ok()
+        {
+            format!(
+                "'{s}' has no time-zone offset; write RFC 3339 such as 2025-03-20T14:22:47+08:00"
+            )
+        } else {
+            format!("'{s}' is not an RFC 3339 time such as 2025-03-20T14:22:47+08:00")
+        }
+    })
+}
+
+/// Writes RFC 3339 in the time's own offset, keeping any fraction.
+pub fn format_rfc3339(t: &Timestamp) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, false)
+}
+
+/// The same instant in Beijing time, whole seconds: what a round trip
+/// through a local-time format gives back.
+pub fn as_beijing_seconds(t: &Timestamp) -> Timestamp {
+    whole_seconds(t).with_timezone(&beijing())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_and_rfc3339_convert_exactly() {
+        let t = parse_local("2025-03-12 07:42:18").unwrap();
+        assert_eq!(format_rfc3339(&t), "2025-03-12T07:42:18+08:00");
+        let u = parse_rfc3339("2025-03-11T23:42:18.987Z").unwrap();
+        assert_eq!(format_local(&u), "2025-03-12 07:42:18");
+        assert_eq!(format_compact(&u), "20250312074218");
+        assert_eq!(format_rfc3339(&u), "2025-03-11T23:42:18.987+00:00");
+        assert_eq!(
+            parse_compact("20250317091522").unwrap(),
+            parse_rfc3339("2025-03-17T09:15:22+08:00").unwrap()
+        );
+    }
+
+    #[test]
+    fn malformed_times_are_refused_with_the_expected_shape() {
+        assert!(
+            parse_rfc3339("2025-03-20T14:22:47")
+                .unwrap_err()
+                .contains("no time-zone offset")
+        );
+        assert!(parse_local("2025-03-12T07:42:18").is_err());
+        assert!(parse_local("2025-02-30 07:42:18").is_err());
+        assert!(parse_compact("2025031709152").is_err());
+    }
+}

@@ -1,0 +1,511 @@
+//! Safe XML reading and exact XML writing, shared by tj-xml, hb-soap and
+//! open311-xml.
+//!
+//! Reading decodes the whole body strictly in its declared encoding first
+//! (quick-xml's own decoding stumbles on non-ASCII bytes near the start),
+//! refuses DOCTYPEs, entity references other than the five predefined ones,
+//! and processing instructions, bounds the depth, and builds a small tree
+//! with namespaces resolved. Writing escapes `\r` as `&#13;` (and `\t`, `\n`
+//! inside attributes) so text survives a parser character for character.
+
+use std::borrow::Cow;
+
+use quick_xml::NsReader;
+use quick_xml::events::Event;
+use quick_xml::name::ResolveResult;
+
+use crate::Error;
+use crate::json::{MAX_DEPTH, check_size};
+
+/// A body's character encoding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Charset {
+    /// UTF-8 (tj-xml, open311-xml).
+    Utf8,
+    /// GB18030 (hb-soap).
+    Gb18030,
+}
+
+impl Charset {
+    /// The name written in the XML declaration.
+    pub fn name(self) -> &'static str {
+        match self {
+            Charset::Utf8 => "UTF-8",
+            Charset::Gb18030 => "GB18030",
+        }
+    }
+
+    fn encoding(self) -> &'static encoding_rs::Encoding {
+        match self {
+            Charset::Utf8 => encoding_rs::UTF_8,
+            Charset::Gb18030 => encoding_rs::GB18030,
+        }
+    }
+}
+
+/// An element with its namespace resolved, its attributes, its child
+/// elements and its text (text directly inside it, concatenated).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Element {
+    /// Namespace URI, if bound.
+    pub ns: Option<String>,
+    /// Local name.
+    pub name: String,
+    /// Attributes other than namespace declarations: (local name, value).
+    pub attrs: Vec<(String, String)>,
+    /// Child elements in document order.
+    pub children: Vec<Element>,
+    /// Character data directly inside this element.
+    pub text: String,
+}
+
+impl Element {
+    /// The first child with this local name.
+    pub fn child(&self, name: &str) -> Option<&Element> {
+        self.children.iter().find(|c| c.name == name)
+    }
+
+    /// An attribute's value.
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Reads the encoding named in the XML declaration, if there is one.
+fn declared_encoding(bytes: &[u8]) -> Option<String> {
+    let head = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if !head.starts_with(b"<?xml") {
+        return None;
+    }
+    let end = head.windows(2).position(|w| w == b"?>")?;
+    let decl = std::str::from_utf8(&head[..end]).ok()?;
+    let at = decl.find("encoding")?;
+    let rest = decl[at + "encoding".len()..]
+        .trim_start()
+        .strip_prefix('=')?
+        .trim_start();
+    let quote = rest.chars().next()?;
+    if quote != '"' && quote != '\'' {
+        return None;
+    }
+    let value = &rest[1..];
+    Some(value[..value.find(quote)?].to_owned())
+}
+
+/// Decodes a body that must be in `charset`; the declaration, if it names an
+/// encoding, must name the same one (UTF-8 documents may omit it).
+pub fn decode_body(bytes: &[u8], charset: Charset) -> Result<Cow<'_, str>, Error> {
+    check_size(bytes)?;
+    match declared_encoding(bytes) {
+        Some(declared) => {
+            let same = encoding_rs::Encoding::for_label(declared.as_bytes())
+                .is_some_and(|e| e == charset.encoding())
+                || declared.eq_ignore_ascii_case(charset.name());
+            if !same {
+                return Err(Error::WrongEncoding {
+                    declared,
+                    expected: charset.name(),
+                });
+            }
+        }
+        None if charset == Charset::Gb18030 => {
+            return Err(Error::WrongEncoding {
+                declared: "none (UTF-8 by default)".into(),
+                expected: charset.name(),
+            });
+        }
+        None => {}
+    }
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    match charset {
+        Charset::Utf8 => {
+            std::str::from_utf8(body)
+                .map(Cow::Borrowed)
+                .map_err(|e| Error::Encoding {
+                    encoding: "UTF-8",
+                    offset: e.valid_up_to(),
+                })
+        }
+        Charset::Gb18030 => {
+            match charset
+                .encoding()
+                .decode_without_bom_handling_and_without_replacement(body)
+            {
+                Some(text) => Ok(text),
+                None => Err(Error::Encoding {
+                    encoding: "GB18030",
+                    offset: first_bad_gb18030_byte(body),
+                }),
+            }
+        }
+    }
+}
+
+fn first_bad_gb18030_byte(body: &[u8]) -> usize {
+    let mut decoder = encoding_rs::GB18030.new_decoder_without_bom_handling();
+    let mut out = vec![0u16; body.len() + 4];
+    let (result, read, _) = decoder.decode_to_utf16_without_replacement(body, &mut out, true);
+    match result {
+        encoding_rs::DecoderResult::Malformed(bad, _) => read.saturating_sub(bad as usize),
+        _ => read,
+    }
+}
+
+fn syntax(detail: impl ToString) -> Error {
+    Error::Syntax {
+        syntax: "XML",
+        field: "body".into(),
+        detail: detail.to_string(),
+    }
+}
+
+fn predefined(name: &str) -> Option<char> {
+    Some(match name {
+        "amp" => '&',
+        "lt" => '<',
+        "gt" => '>',
+        "quot" => '"',
+        "apos" => '\'',
+        _ => return None,
+    })
+}
+
+/// Parses decoded XML text into its root element.
+pub fn parse(text: &str) -> Result<Element, Error> {
+    let mut reader = NsReader::from_str(text);
+    reader.config_mut().trim_text(false);
+    let mut stack: Vec<Element> = Vec::new();
+    let mut root: Option<Element> = None;
+    loop {
+        let (ns, event) = reader.read_resolved_event().map_err(syntax)?;
+        let ns = match ns {
+            ResolveResult::Bound(n) => Some(n.0.to_owned()),
+            ResolveResult::Unbound => None,
+            ResolveResult::Unknown(p) => {
+                return Err(syntax(format!("namespace prefix '{p}' is not declared")));
+            }
+        };
+        match event {
+            Event::Start(start) | Event::Empty(start) if root.is_some() => {
+                let _ = start;
+                return Err(syntax("content after the root element"));
+            }
+            Event::Start(ref start) | Event::Empty(ref start) => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(Error::TooDeep { limit: MAX_DEPTH });
+                }
+                let mut el = Element {
+                    ns,
+                    name: start.local_name().as_ref().to_owned(),
+                    ..Element::default()
+                };
+                for attr in start.attributes() {
+                    let attr = attr.map_err(syntax)?;
+                    let key = attr.key;
+                    if key.as_namespace_binding().is_some() {
+                        continue;
+                    }
+                    let value = attr
+                        .normalized_value_with(quick_xml::XmlVersion::Implicit1_0, 1, |_| None)
+                        .map_err(|e| {
+                            if e.to_string().contains("entity") {
+                                Error::Forbidden {
+                                    construct: "an entity reference",
+                                }
+                            } else {
+                                syntax(e)
+                            }
+                        })?;
+                    let local = key.local_name().as_ref().to_owned();
+                    if el.attrs.iter().any(|(k, _)| *k == local) {
+                        return Err(Error::Duplicate {
+                            field: format!("{}@{local}", el.name),
+                        });
+                    }
+                    el.attrs.push((local, value.into_owned()));
+                }
+                if matches!(event, Event::Empty(_)) {
+                    attach(&mut stack, &mut root, el);
+                } else {
+                    stack.push(el);
+                }
+            }
+            Event::End(_) => {
+                let el = stack.pop().ok_or_else(|| syntax("unexpected end tag"))?;
+                attach(&mut stack, &mut root, el);
+            }
+            Event::Text(t) => {
+                let content = t.xml10_content();
+                match stack.last_mut() {
+                    Some(el) => el.text.push_str(&content),
+                    None if content.trim().is_empty() => {}
+                    None => return Err(syntax("text outside the root element")),
+                }
+            }
+            Event::CData(t) => match stack.last_mut() {
+                Some(el) => el.text.push_str(&t.xml10_content()),
+                None => return Err(syntax("CDATA outside the root element")),
+            },
+            Event::GeneralRef(r) => {
+                let c = if r.is_char_ref() {
+                    r.resolve_char_ref().map_err(syntax)?
+                } else {
+                    let name = r.xml10_content();
+                    match predefined(&name) {
+                        Some(c) => Some(c),
+                        None => {
+                            return Err(Error::Forbidden {
+                                construct: "an entity reference",
+                            });
+                        }
+                    }
+                };
+                if let (Some(c), Some(el)) = (c, stack.last_mut()) {
+                    el.text.push(c);
+                }
+            }
+            Event::DocType(_) => {
+                return Err(Error::Forbidden {
+                    construct: "a DOCTYPE (with its entity declarations)",
+                });
+            }
+            Event::PI(_) => {
+                return Err(Error::Forbidden {
+                    construct: "a processing instruction",
+                });
+            }
+            Event::Decl(_) | Event::Comment(_) => {}
+            Event::Eof => break,
+        }
+    }
+    if !stack.is_empty() {
+        return Err(syntax("the document ends inside an element"));
+    }
+    root.ok_or_else(|| syntax("no root element"))
+}
+
+fn attach(stack: &mut [Element], root: &mut Option<Element>, el: Element) {
+    match stack.last_mut() {
+        Some(parent) => parent.children.push(el),
+        None => *root = Some(el),
+    }
+}
+
+/// Decodes and parses a body in one step.
+pub fn read(bytes: &[u8], charset: Charset) -> Result<Element, Error> {
+    let text = decode_body(bytes, charset)?;
+    parse(&text)
+}
+
+/// Escapes text content: `& < >`, and `\r` as `&#13;`.
+pub fn escape_text(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\r' => out.push_str("&#13;"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Escapes an attribute value: also `"`, and `\t \n \r` as character
+/// references so attribute normalisation keeps them.
+pub fn escape_attr(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\t' => out.push_str("&#9;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// True for characters XML 1.0 can carry.
+pub fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
+}
+
+/// A small indenting XML writer producing the samples' layout.
+pub struct Writer {
+    out: String,
+    open: Vec<&'static str>,
+}
+
+impl Writer {
+    /// Starts a document with its declaration.
+    pub fn new(charset: Charset) -> Writer {
+        let mut out = String::with_capacity(4096);
+        out.push_str("<?xml version=\"1.0\" encoding=\"");
+        out.push_str(charset.name());
+        out.push_str("\"?>\n");
+        Writer {
+            out,
+            open: Vec::new(),
+        }
+    }
+
+    fn indent(&mut self) {
+        for _ in 0..self.open.len() {
+            self.out.push_str("  ");
+        }
+    }
+
+    fn start_tag(&mut self, name: &str, attrs: &[(&str, &str)]) {
+        self.indent();
+        self.out.push('<');
+        self.out.push_str(name);
+        for (k, v) in attrs {
+            self.out.push(' ');
+            self.out.push_str(k);
+            self.out.push_str("=\"");
+            escape_attr(&mut self.out, v);
+            self.out.push('"');
+        }
+    }
+
+    /// Opens an element that will hold child elements.
+    pub fn open(&mut self, name: &'static str, attrs: &[(&str, &str)]) {
+        self.start_tag(name, attrs);
+        self.out.push_str(">\n");
+        self.open.push(name);
+    }
+
+    /// Closes the innermost open element.
+    pub fn close(&mut self) {
+        if let Some(name) = self.open.pop() {
+            self.indent();
+            self.out.push_str("</");
+            self.out.push_str(name);
+            self.out.push_str(">\n");
+        }
+    }
+
+    /// Writes `<name attrs>text</name>`.
+    pub fn text(&mut self, name: &str, attrs: &[(&str, &str)], text: &str) {
+        self.start_tag(name, attrs);
+        self.out.push('>');
+        escape_text(&mut self.out, text);
+        self.out.push_str("</");
+        self.out.push_str(name.split(' ').next().unwrap_or(name));
+        self.out.push_str(">\n");
+    }
+
+    /// Writes the element when the value is present.
+    pub fn opt(&mut self, name: &str, text: Option<&str>) {
+        if let Some(t) = text {
+            self.text(name, &[], t);
+        }
+    }
+
+    /// Writes `<name attrs/>`.
+    pub fn empty(&mut self, name: &str, attrs: &[(&str, &str)]) {
+        self.start_tag(name, attrs);
+        self.out.push_str("/>\n");
+    }
+
+    /// The document so far (every element closed), as text.
+    pub fn finish(mut self) -> String {
+        while !self.open.is_empty() {
+            self.close();
+        }
+        self.out
+    }
+
+    /// Closes every element and encodes the document in `charset`.
+    pub fn finish_bytes(self, charset: Charset) -> Vec<u8> {
+        let text = self.finish();
+        match charset {
+            Charset::Utf8 => text.into_bytes(),
+            Charset::Gb18030 => {
+                // GB18030 encodes every Unicode scalar value, so no
+                // replacement can happen.
+                let (bytes, _, _) = encoding_rs::GB18030.encode(&text);
+                bytes.into_owned()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn billion_laughs_is_refused_without_expansion() {
+        let body = br#"<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>
+<lolz>&lol2;</lolz>"#;
+        assert!(matches!(
+            read(body, Charset::Utf8),
+            Err(Error::Forbidden { .. })
+        ));
+        let undeclared = br#"<a>&lol;</a>"#;
+        assert!(matches!(
+            read(undeclared, Charset::Utf8),
+            Err(Error::Forbidden { .. })
+        ));
+        let in_attr = br#"<a b="&lol;"/>"#;
+        assert!(
+            matches!(read(in_attr, Charset::Utf8), Err(Error::Forbidden { .. })),
+            "{:?}",
+            read(in_attr, Charset::Utf8)
+        );
+    }
+
+    #[test]
+    fn depth_is_bounded() {
+        let deep = format!("{}{}", "<a>".repeat(40), "</a>".repeat(40));
+        assert_eq!(
+            read(deep.as_bytes(), Charset::Utf8),
+            Err(Error::TooDeep { limit: MAX_DEPTH })
+        );
+    }
+
+    #[test]
+    fn text_survives_a_write_and_read_exactly() {
+        let text = "a\r\nb\rc\n\t𠀀㛃 & <x> \"q\" 😀";
+        let mut w = Writer::new(Charset::Gb18030);
+        w.open("r", &[("xmlns", "urn:x")]);
+        w.text("t", &[("v", text)], text);
+        let bytes = w.finish_bytes(Charset::Gb18030);
+        let root = read(&bytes, Charset::Gb18030).unwrap();
+        assert_eq!(root.ns.as_deref(), Some("urn:x"));
+        let t = root.child("t").unwrap();
+        assert_eq!(t.text, text);
+        assert_eq!(t.attr("v"), Some(text));
+    }
+
+    #[test]
+    fn bytes_must_match_the_declared_encoding() {
+        let utf8_declared_gb = "<?xml version=\"1.0\" encoding=\"GB18030\"?><a>刘</a>".as_bytes();
+        assert!(matches!(
+            read(utf8_declared_gb, Charset::Gb18030),
+            Err(Error::Encoding {
+                encoding: "GB18030",
+                ..
+            })
+        ));
+        let gb_declared_utf8 = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><a>\xc1\xf5</a>";
+        assert!(matches!(
+            read(gb_declared_utf8, Charset::Gb18030),
+            Err(Error::WrongEncoding { .. })
+        ));
+        assert!(matches!(
+            read(gb_declared_utf8, Charset::Utf8),
+            Err(Error::Encoding {
+                encoding: "UTF-8",
+                offset: 41
+            })
+        ));
+    }
+}

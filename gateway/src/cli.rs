@@ -1,0 +1,168 @@
+//! The command line: `translate` (and, as they land, serve, demo,
+//! check-config, handoffs, audit).
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use adapters::{Encoded, Family};
+use clap::{Parser, Subcommand, ValueEnum};
+use schemas::Tables;
+
+/// The Jing-Jin-Ji 12345 interoperability gateway.
+#[derive(Parser)]
+#[command(name = "gateway", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Translate one message between format families, validating it.
+    ///
+    /// Reads FILE (or standard input) and writes the translated message to
+    /// standard output. Fields the target cannot carry are listed on
+    /// standard error (and written into the target's notes field). A message
+    /// that fails validation exits with status 1 and one line per bad field.
+    Translate {
+        /// Family of the input.
+        #[arg(long, value_parser = parse_family)]
+        from: Family,
+        /// Family of the output.
+        #[arg(long, value_parser = parse_family)]
+        to: Family,
+        /// Message kind.
+        #[arg(long, value_enum, default_value_t = Kind::Ticket)]
+        kind: Kind,
+        /// Hand-off id to write into the gateway-reference field.
+        #[arg(long)]
+        handoff_id: Option<String>,
+        /// Directory holding categories.csv, hotlines.csv and compounds.csv.
+        #[arg(long, env = "GATEWAY_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// Input file; standard input when absent or `-`.
+        file: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Kind {
+    /// A ticket (工单).
+    Ticket,
+    /// A status update.
+    Status,
+}
+
+fn parse_family(s: &str) -> Result<Family, String> {
+    s.parse()
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Translate {
+            from,
+            to,
+            kind,
+            handoff_id,
+            data_dir,
+            file,
+        } => translate(
+            from,
+            to,
+            kind,
+            handoff_id.as_deref(),
+            data_dir,
+            file.as_deref(),
+        ),
+    }
+}
+
+/// Finds the data tables: the flag or `GATEWAY_DATA_DIR`, else
+/// `schemas/data` under the working directory or beside the executable's
+/// build tree.
+fn data_dir(explicit: Option<PathBuf>) -> Result<PathBuf, String> {
+    if let Some(dir) = explicit {
+        return Ok(dir);
+    }
+    let mut candidates = vec![PathBuf::from("schemas/data")];
+    if let Ok(exe) = std::env::current_exe() {
+        candidates.extend(exe.ancestors().skip(1).map(|a| a.join("schemas/data")));
+    }
+    candidates
+        .into_iter()
+        .find(|c| c.join(schemas::TABLE_FILES[0]).is_file())
+        .ok_or_else(|| {
+            "cannot find the data tables (categories.csv, hotlines.csv, compounds.csv); \
+             pass --data-dir DIR or set GATEWAY_DATA_DIR"
+                .to_owned()
+        })
+}
+
+fn translate(
+    from: Family,
+    to: Family,
+    kind: Kind,
+    handoff_id: Option<&str>,
+    data_dir_flag: Option<PathBuf>,
+    file: Option<&Path>,
+) -> ExitCode {
+    let tables =
+        match data_dir(data_dir_flag).and_then(|d| Tables::load(&d).map_err(|e| e.to_string())) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        };
+    let mut input = Vec::new();
+    let read = match file {
+        Some(path) if path != Path::new("-") => std::fs::read(path).map(|b| input = b),
+        _ => std::io::stdin().read_to_end(&mut input).map(|_| ()),
+    };
+    if let Err(e) = read {
+        eprintln!("error: cannot read input: {e}");
+        return ExitCode::from(2);
+    }
+    let result: Result<Encoded, adapters::Error> = match kind {
+        Kind::Ticket => adapters::decode_ticket(from, &input, &tables).and_then(|mut t| {
+            if let Some(id) = handoff_id {
+                t.handoff_id = Some(id.to_owned());
+            }
+            adapters::encode_ticket(to, &t, &tables)
+        }),
+        Kind::Status => adapters::decode_status(from, &input, &tables).and_then(|mut s| {
+            if let Some(id) = handoff_id {
+                s.handoff_id = Some(id.to_owned());
+            }
+            adapters::encode_status(to, &s, &tables)
+        }),
+    };
+    match result {
+        Ok(encoded) => {
+            for lost in &encoded.loss.lost {
+                eprintln!(
+                    "not carried by {to}: {} (written into the notes)",
+                    lost.field
+                );
+            }
+            let mut out = std::io::stdout().lock();
+            if out
+                .write_all(&encoded.bytes)
+                .and_then(|_| out.flush())
+                .is_err()
+            {
+                return ExitCode::from(2);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            for fe in e.field_errors() {
+                eprintln!("{fe}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}
