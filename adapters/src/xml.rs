@@ -209,7 +209,11 @@ pub fn parse(text: &str) -> Result<Element, Error> {
                         continue;
                     }
                     let value = attr
-                        .normalized_value_with(quick_xml::XmlVersion::Implicit1_0, 1, |_| None)
+                        .normalized_value_with(
+                            quick_xml::XmlVersion::Implicit1_0,
+                            1,
+                            quick_xml::escape::resolve_predefined_entity,
+                        )
                         .map_err(|e| {
                             if e.to_string().contains("entity") {
                                 Error::Forbidden {
