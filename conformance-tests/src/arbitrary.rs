@@ -36,7 +36,8 @@ pub fn text(max: usize) -> impl Strategy<Value = String> {
 
 /// Short text without line breaks or tabs (names, ids, labels).
 pub fn line(max: usize) -> impl Strategy<Value = String> {
-    text(max).prop_map(|s| s.replace(['\n', '\r', '\t'], " ").trim().to_owned())
+    text(max)
+        .prop_map(|s| s.replace(['\n', '\r', '\t'], " ").trim().to_owned())
         .prop_filter("not blank", |s| !s.is_empty())
 }
 
@@ -58,7 +59,9 @@ pub fn division() -> impl Strategy<Value = String> {
 /// A valid USCC (check character computed per GB 32100-2015).
 pub fn uscc() -> impl Strategy<Value = String> {
     const CHARS: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
-    const W: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+    const W: [u32; 17] = [
+        1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+    ];
     proptest::collection::vec(0usize..31, 17).prop_map(|v| {
         let sum: u32 = v.iter().zip(W).map(|(&c, w)| c as u32 * w).sum();
         let mut s: String = v.iter().map(|&i| char::from(CHARS[i])).collect();
@@ -74,13 +77,16 @@ pub fn point() -> impl Strategy<Value = Point> {
 
 /// A time between 2000 and 2099 with an arbitrary offset and fraction.
 pub fn timestamp() -> impl Strategy<Value = Timestamp> {
-    (946_684_800i64..4_102_444_800, 0u32..1_000_000_000, -12i32 * 4..=14 * 4).prop_map(
-        |(secs, nanos, quarter_hours)| {
+    (
+        946_684_800i64..4_102_444_800,
+        0u32..1_000_000_000,
+        -12i32 * 4..=14 * 4,
+    )
+        .prop_map(|(secs, nanos, quarter_hours)| {
             let offset = FixedOffset::east_opt(quarter_hours * 900).unwrap();
             let utc = DateTime::from_timestamp(secs, nanos).unwrap();
             offset.from_utc_datetime(&utc.naive_utc())
-        },
-    )
+        })
 }
 
 fn sha256() -> impl Strategy<Value = String> {
@@ -88,11 +94,16 @@ fn sha256() -> impl Strategy<Value = String> {
 }
 
 fn attachment() -> impl Strategy<Value = Attachment> {
-    (proptest::option::of(line(20)), "[a-z0-9]{1,12}", proptest::option::of(sha256())).prop_map(|(name, path, sha256)| Attachment {
-        name: name.map(|n| format!("{n}.jpg")),
-        url: format!("https://att.example/{path}.jpg"),
-        sha256,
-    })
+    (
+        proptest::option::of(line(20)),
+        "[a-z0-9]{1,12}",
+        proptest::option::of(sha256()),
+    )
+        .prop_map(|(name, path, sha256)| Attachment {
+            name: name.map(|n| format!("{n}.jpg")),
+            url: format!("https://att.example/{path}.jpg"),
+            sha256,
+        })
 }
 
 fn caller() -> impl Strategy<Value = Caller> {
@@ -121,7 +132,11 @@ pub fn ticket(categories: Vec<String>) -> impl Strategy<Value = Ticket> {
         caller(),
     );
     let tail = (
-        proptest::option::of((line(60), proptest::option::of(division()), proptest::option::of(point()))),
+        proptest::option::of((
+            line(60),
+            proptest::option::of(division()),
+            proptest::option::of(point()),
+        )),
         proptest::option::of(prop_oneof![
             division().prop_map(|division| Target::Hotline { division }),
             Just(Target::Enterprise),
@@ -129,7 +144,12 @@ pub fn ticket(categories: Vec<String>) -> impl Strategy<Value = Ticket> {
         ]),
         proptest::option::of(line(80)),
         proptest::option::of((line(30), uscc())),
-        proptest::option::of((line(20), proptest::option::of(line(8)), proptest::option::of(line(8)), proptest::option::of("[0-9]{3,4}"))),
+        proptest::option::of((
+            line(20),
+            proptest::option::of(line(8)),
+            proptest::option::of(line(8)),
+            proptest::option::of("[0-9]{3,4}"),
+        )),
         proptest::collection::vec(attachment(), 0..3),
         proptest::option::of("[A-Z0-9-]{4,24}"),
         proptest::option::of(text(200)),
@@ -146,7 +166,11 @@ pub fn ticket(categories: Vec<String>) -> impl Strategy<Value = Ticket> {
             received_at,
             channel,
             urgency,
-            category: Category { code, label: None, source: None::<SourceCode> },
+            category: Category {
+                code,
+                label: None,
+                source: None::<SourceCode>,
+            },
             title,
             description,
             caller,
@@ -158,8 +182,18 @@ pub fn ticket(categories: Vec<String>) -> impl Strategy<Value = Ticket> {
             }),
             reason: target.as_ref().and(reason),
             target,
-            enterprise: enterprise.map(|(name, uscc)| Enterprise { name, uscc: Some(uscc), ..Enterprise::default() }),
-            property: property.map(|(community, building, unit, room)| Property { community, building, unit, room, ..Property::default() }),
+            enterprise: enterprise.map(|(name, uscc)| Enterprise {
+                name,
+                uscc: Some(uscc),
+                ..Enterprise::default()
+            }),
+            property: property.map(|(community, building, unit, room)| Property {
+                community,
+                building,
+                unit,
+                room,
+                ..Property::default()
+            }),
             attachments,
             call_ref,
             notes,
@@ -181,17 +215,23 @@ pub fn status_update() -> impl Strategy<Value = StatusUpdate> {
         proptest::option::of(line(20)),
         proptest::option::of("[A-Z0-9]{1,8}"),
         proptest::option::of(text(200)),
-        proptest::option::of(prop::sample::select(vec![Satisfaction::Satisfied, Satisfaction::BasicallySatisfied, Satisfaction::Unsatisfied])),
+        proptest::option::of(prop::sample::select(vec![
+            Satisfaction::Satisfied,
+            Satisfaction::BasicallySatisfied,
+            Satisfaction::Unsatisfied,
+        ])),
     )
-        .prop_map(|(handoff, ticket, status, at, by, reason_code, comment, satisfaction)| StatusUpdate {
-            handoff_id: Some(handoff),
-            ticket_id: Some(ticket),
-            status,
-            at,
-            by,
-            reason_code,
-            comment,
-            satisfaction,
-            extensions: BTreeMap::new(),
-        })
+        .prop_map(
+            |(handoff, ticket, status, at, by, reason_code, comment, satisfaction)| StatusUpdate {
+                handoff_id: Some(handoff),
+                ticket_id: Some(ticket),
+                status,
+                at,
+                by,
+                reason_code,
+                comment,
+                satisfaction,
+                extensions: BTreeMap::new(),
+            },
+        )
 }

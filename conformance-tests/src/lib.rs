@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod arbitrary;
+pub mod compare;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

@@ -18,7 +18,12 @@ const WIRE_FAMILIES: [Family; 7] = [
 ];
 
 fn category_codes() -> Vec<String> {
-    tables().categories.entries().iter().map(|e| e.code.clone()).collect()
+    tables()
+        .categories
+        .entries()
+        .iter()
+        .map(|e| e.code.clone())
+        .collect()
 }
 
 proptest! {
