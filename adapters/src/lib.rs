@@ -192,7 +192,7 @@ pub fn encode_error(family: Family, status: u16, message: &str, errors: &[FieldE
 /// The Content-Type of an error reply in `family`.
 pub fn error_content_type(family: Family) -> &'static str {
     match family {
-        Family::EntJson => "application/problem+json",
+        Family::EntJson | Family::PuJson => "application/problem+json",
         other => other.content_type(),
     }
 }
