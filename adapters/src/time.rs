@@ -91,6 +91,7 @@ pub fn as_beijing_seconds(t: &Timestamp) -> Timestamp {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -522,6 +522,7 @@ fn read_rows<T: serde::de::DeserializeOwned>(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
