@@ -21,6 +21,7 @@ pub mod pu;
 pub mod time;
 pub mod tj;
 pub mod xml;
+mod xmlwire;
 
 use std::fmt;
 use std::str::FromStr;
