@@ -439,13 +439,6 @@ pub fn encode_ticket(t: &Ticket, tables: &Tables) -> Result<Encoded, Error> {
             }),
             None,
         ),
-        Some(Target::Hub) => (
-            Some(Transfer {
-                to_city: Some("110000".to_owned()),
-                reason: t.reason.clone(),
-            }),
-            None,
-        ),
         Some(Target::Enterprise) => (
             None,
             Some(Handoff {

@@ -151,7 +151,6 @@ pub fn route(
     };
     match &ticket.target {
         Some(Target::Hotline { division }) => hotline(division),
-        Some(Target::Hub) => hotline("110000"),
         Some(Target::Enterprise) => {
             let partner = partners
                 .enterprise_hotline()

@@ -163,8 +163,6 @@ pub enum Target {
         /// The division code as the origin wrote it.
         division: String,
     },
-    /// The Beijing 12345 platform itself (ent-json `route.to = "12345"`).
-    Hub,
     /// The enterprise service hotline.
     Enterprise,
     /// The property unit that owns the compound (routed by the registry).

@@ -86,7 +86,12 @@ fn sample_ticket_decodes_to_the_canonical_fields() {
     assert_eq!(l.address.as_deref(), Some("北京市海淀区学清路甲18号1层"));
     assert_eq!(l.division.as_deref(), Some("110108"));
     assert_eq!(l.point, None);
-    assert_eq!(t.target, Some(Target::Hub));
+    assert_eq!(
+        t.target,
+        Some(Target::Hotline {
+            division: HUB_DIVISION.into()
+        })
+    );
     assert!(t.reason.as_deref().unwrap().starts_with("涉及区级行政审批"));
     assert_eq!(t.attachments.len(), 1);
     assert_eq!(

@@ -221,7 +221,9 @@ pub fn decode_ticket(bytes: &[u8], tables: &Tables) -> Result<Ticket, Error> {
         Some(r) => {
             c.opt_text("route.reason", r.reason.as_deref(), 500);
             let target = match c.required("route.to", r.to.as_deref()) {
-                Some(HUB) => Some(Target::Hub),
+                Some(HUB) => Some(Target::Hotline {
+                    division: HUB_DIVISION.to_owned(),
+                }),
                 Some(d) if schemas::is_division(d) => Some(Target::Hotline {
                     division: d.to_owned(),
                 }),
@@ -394,7 +396,6 @@ pub fn encode_ticket(t: &Ticket, tables: &Tables) -> Result<Encoded, Error> {
         })
     });
     let route = match &t.target {
-        Some(Target::Hub) => Some(HUB.to_owned()),
         Some(Target::Hotline { division }) if division == HUB_DIVISION => Some(HUB.to_owned()),
         Some(Target::Hotline { division }) => Some(division.clone()),
         Some(Target::Enterprise) => {

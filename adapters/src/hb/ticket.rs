@@ -41,9 +41,6 @@ const CHANNELS: [(&str, Channel); 5] = [
 
 const FLAGS: [(&str, bool); 2] = [("1", true), ("0", false)];
 
-/// Hub target's `MBCS`.
-const HUB_DIVISION: &str = "110000";
-
 /// Decodes and validates a `PushWorkOrder`.
 pub fn decode_ticket(bytes: &[u8], tables: &Tables) -> Result<Ticket, Error> {
     let root = xml::read(bytes, Charset::Gb18030)?;
@@ -244,7 +241,6 @@ pub fn encode_ticket(t: &Ticket, tables: &Tables) -> Result<Encoded, Error> {
     }
     let mbcs = match &t.target {
         Some(Target::Hotline { division }) => Some(division.as_str()),
-        Some(Target::Hub) => Some(HUB_DIVISION),
         Some(Target::Enterprise) => {
             loss.lose("target", "转办目标", "enterprise");
             None

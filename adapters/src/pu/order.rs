@@ -403,7 +403,6 @@ pub fn encode_ticket(t: &Ticket, tables: &Tables) -> Result<Encoded, Error> {
     match &t.target {
         Some(Target::Property) | None => {}
         Some(Target::Hotline { division }) => loss.lose("target", "转办目标", division.clone()),
-        Some(Target::Hub) => loss.lose("target", "转办目标", "12345"),
         Some(Target::Enterprise) => loss.lose("target", "转办目标", "enterprise"),
     }
     loss.lose_opt("reason", "转办原因", t.reason.as_deref());

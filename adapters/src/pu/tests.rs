@@ -307,7 +307,7 @@ fn ent_to_pu_to_canonical_keeps_what_pu_carries() {
     for line in [
         "标题(title): 餐饮企业食品经营许可证变更申请超期未办结",
         "统一社会信用代码(enterprise.uscc): 91110108MA01RK7H3A",
-        "转办目标(target): 12345",
+        "转办目标(target): 110000",
         "附件名称(attachments[0].name): 变更申请受理回执.pdf",
     ] {
         assert!(back.description.contains(line), "{line}");

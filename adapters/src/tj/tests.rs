@@ -351,15 +351,6 @@ fn the_sending_hotline_and_the_target_follow_the_documented_rules() {
         "{notes}"
     );
     assert!(notes.contains("转办目标(target): enterprise"), "{notes}");
-    // The hub target.
-    ticket.target = Some(Target::Hub);
-    let back = decode_ticket(&encode_ticket(&ticket, &t).unwrap().bytes, &t).unwrap();
-    assert_eq!(
-        back.target,
-        Some(Target::Hotline {
-            division: HUB_DIVISION.into()
-        })
-    );
 }
 
 #[test]

@@ -5,7 +5,7 @@ use schemas::{
     Tables, Target, Ticket, Urgency,
 };
 
-use super::{DEFAULT_ADDRESS, DEFAULT_FROM_HOTLINE, DEFAULT_PRIORITY, HUB_DIVISION, NS, read};
+use super::{DEFAULT_ADDRESS, DEFAULT_FROM_HOTLINE, DEFAULT_PRIORITY, NS, read};
 use crate::common::{Check, Encoded, Loss, category_from_partner};
 use crate::error::Error;
 use crate::xml::{Charset, Writer};
@@ -278,7 +278,6 @@ pub fn encode_ticket(t: &Ticket, tables: &Tables) -> Result<Encoded, Error> {
     w.text("FromHotline", &[], &from);
     let to = match &t.target {
         Some(Target::Hotline { division }) => Some(division.as_str()),
-        Some(Target::Hub) => Some(HUB_DIVISION),
         Some(Target::Enterprise) => {
             loss.lose("target", "转办目标", "enterprise");
             None
