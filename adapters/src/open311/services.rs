@@ -1,0 +1,252 @@
+//! `GET services` and `GET services/{service_code}`: the service list built
+//! from `categories.csv`, and the definitions of the property attributes.
+
+use schemas::{CategoryEntry, Scheme, Tables};
+use serde::Serialize;
+
+use super::Syntax;
+use super::form::PROPERTY_ATTRIBUTES;
+use super::wire::{XmlRecord, write_json, write_list};
+use crate::error::Error;
+use crate::xml::{Charset, Writer};
+
+/// The top-level category whose services have metadata: the property
+/// attributes `community`, `building`, `unit`, `room`.
+pub const PROPERTY_ROOT: &str = "housing";
+/// Every service's `type`: the gateway answers each request at once.
+pub const SERVICE_TYPE: &str = "realtime";
+
+/// The attributes' descriptions, in `PROPERTY_ATTRIBUTES` order.
+const ATTRIBUTE_DESCRIPTIONS: [&str; 4] = [
+    "小区名称，如：甘家口小区",
+    "楼号，如：12号楼",
+    "单元，如：1单元",
+    "房号，如：601",
+];
+
+#[derive(Serialize)]
+struct Service {
+    service_code: String,
+    service_name: String,
+    description: String,
+    metadata: bool,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    keywords: String,
+    group: String,
+}
+
+impl XmlRecord for Service {
+    fn fields(&self) -> Vec<(&'static str, Option<String>)> {
+        vec![
+            ("service_code", Some(self.service_code.clone())),
+            ("service_name", Some(self.service_name.clone())),
+            ("description", Some(self.description.clone())),
+            ("metadata", Some(self.metadata.to_string())),
+            ("type", Some(self.kind.to_owned())),
+            ("keywords", Some(self.keywords.clone())),
+            ("group", Some(self.group.clone())),
+        ]
+    }
+}
+
+/// The top-level ancestor of a category (itself at the top level). The
+/// walk is bounded, so a parent cycle in a hand-edited table cannot hang.
+fn root<'a>(tables: &'a Tables, entry: &'a CategoryEntry) -> &'a CategoryEntry {
+    let mut current = entry;
+    for _ in 0..tables.categories.entries().len() {
+        match current
+            .parent
+            .as_deref()
+            .and_then(|p| tables.categories.get(p))
+        {
+            Some(parent) => current = parent,
+            None => break,
+        }
+    }
+    current
+}
+
+/// Every category with an Open311 code, grouped by top-level category in
+/// the table's order.
+fn services(tables: &Tables) -> Vec<Service> {
+    let entries = tables.categories.entries();
+    let mut roots: Vec<&str> = Vec::new();
+    for e in entries {
+        let r = root(tables, e).code.as_str();
+        if !roots.contains(&r) {
+            roots.push(r);
+        }
+    }
+    let mut out = Vec::new();
+    for r in roots {
+        for e in entries {
+            let top = root(tables, e);
+            let Some(code) = e.partner_code(Scheme::Open311) else {
+                continue;
+            };
+            if top.code != r {
+                continue;
+            }
+            out.push(Service {
+                service_code: code.to_owned(),
+                service_name: e.label_zh.clone(),
+                description: format!("{}（{}）", e.label_zh, e.label_en),
+                metadata: top.code == PROPERTY_ROOT,
+                kind: SERVICE_TYPE,
+                keywords: e.label_en.clone(),
+                group: top.label_zh.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// The reply to `GET services`: every `open311_code` of the catalogue,
+/// grouped by top-level category (`group` is its label); `description` is
+/// `label_zh（label_en）`, `keywords` the English label; services under
+/// [`PROPERTY_ROOT`] have metadata.
+pub fn encode_services(syntax: Syntax, tables: &Tables) -> Vec<u8> {
+    write_list(syntax, "services", "service", &services(tables))
+}
+
+#[derive(Serialize)]
+struct Attribute {
+    variable: bool,
+    code: &'static str,
+    datatype: &'static str,
+    required: bool,
+    datatype_description: Option<String>,
+    order: u32,
+    description: &'static str,
+}
+
+#[derive(Serialize)]
+struct Definition {
+    service_code: String,
+    attributes: Vec<Attribute>,
+}
+
+/// The reply to `GET services/{service_code}`: the property attributes
+/// (free text, optional) for services with metadata, none for the others.
+/// An unknown code is an error naming `service_code`.
+pub fn encode_service_definition(
+    syntax: Syntax,
+    service_code: &str,
+    tables: &Tables,
+) -> Result<Vec<u8>, Error> {
+    let Some(service) = services(tables)
+        .into_iter()
+        .find(|s| s.service_code == service_code)
+    else {
+        return Err(Error::invalid(
+            "service_code",
+            format!("'{service_code}' is not a service of this endpoint"),
+        ));
+    };
+    let attributes = if service.metadata {
+        PROPERTY_ATTRIBUTES
+            .iter()
+            .zip(ATTRIBUTE_DESCRIPTIONS)
+            .zip(1..)
+            .map(|((code, description), order)| Attribute {
+                variable: true,
+                code,
+                datatype: "string",
+                required: false,
+                datatype_description: None,
+                order,
+                description,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let definition = Definition {
+        service_code: service.service_code,
+        attributes,
+    };
+    Ok(match syntax {
+        Syntax::Json => write_json(&definition),
+        Syntax::Xml => {
+            let mut w = Writer::new(Charset::Utf8);
+            w.open("service_definition", &[]);
+            w.text("service_code", &[], &definition.service_code);
+            w.open("attributes", &[]);
+            for a in &definition.attributes {
+                w.open("attribute", &[]);
+                w.text("variable", &[], &a.variable.to_string());
+                w.text("code", &[], a.code);
+                w.text("datatype", &[], a.datatype);
+                w.text("required", &[], &a.required.to_string());
+                w.text("datatype_description", &[], "");
+                w.text("order", &[], &a.order.to_string());
+                w.text("description", &[], a.description);
+                w.close();
+            }
+            w.finish_bytes(Charset::Utf8)
+        }
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::super::testutil::{sample, tables, text};
+    use super::super::{Syntax, encode_service_definition, encode_services};
+    use crate::xml::{self, Charset};
+
+    #[test]
+    fn services_json_is_the_sample_byte_for_byte() {
+        let out = encode_services(Syntax::Json, &tables());
+        assert_eq!(text(&out), text(&sample("services.json")));
+    }
+
+    #[test]
+    fn services_xml_holds_the_same_services() {
+        let tables = tables();
+        let json: serde_json::Value = serde_json::from_slice(&sample("services.json")).unwrap();
+        let root = xml::read(&encode_services(Syntax::Xml, &tables), Charset::Utf8).unwrap();
+        assert_eq!(root.name, "services");
+        let list = json.as_array().unwrap();
+        assert_eq!(root.children.len(), list.len());
+        for (el, js) in root.children.iter().zip(list) {
+            assert_eq!(el.name, "service");
+            for f in [
+                "service_code",
+                "service_name",
+                "description",
+                "type",
+                "keywords",
+                "group",
+            ] {
+                assert_eq!(el.child(f).unwrap().text, js[f].as_str().unwrap(), "{f}");
+            }
+            let metadata = el.child("metadata").unwrap().text.as_str();
+            assert_eq!(metadata, js["metadata"].to_string());
+        }
+    }
+
+    #[test]
+    fn housing_services_define_the_property_attributes() {
+        let tables = tables();
+        let def = encode_service_definition(Syntax::Json, "ROOF-LEAK", &tables).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&def).unwrap();
+        assert_eq!(v["service_code"], "ROOF-LEAK");
+        let codes: Vec<_> = v["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["code"].as_str().unwrap())
+            .collect();
+        assert_eq!(codes, ["community", "building", "unit", "room"]);
+        let xml_def = encode_service_definition(Syntax::Xml, "ROOF-LEAK", &tables).unwrap();
+        let root = xml::read(&xml_def, Charset::Utf8).unwrap();
+        assert_eq!(root.child("attributes").unwrap().children.len(), 4);
+        let noise = encode_service_definition(Syntax::Json, "NOISE", &tables).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&noise).unwrap();
+        assert_eq!(v["attributes"].as_array().unwrap().len(), 0);
+        let e = encode_service_definition(Syntax::Json, "POTHOLE", &tables).unwrap_err();
+        assert_eq!(e.field_errors()[0].field, "service_code");
+    }
+}
