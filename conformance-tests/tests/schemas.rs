@@ -3,6 +3,8 @@
 //! hand-made invalid messages (so none of them accepts everything).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "schemas/canonical.rs"]
+mod canonical;
 #[path = "schemas/json.rs"]
 mod json;
 #[path = "schemas/xml.rs"]
