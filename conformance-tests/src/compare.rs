@@ -88,6 +88,10 @@ pub fn carried(before: &Ticket, after: &Ticket, loss: &LossReport) -> Vec<Mismat
         after.description
     );
     for lost in &loss.lost {
+        // Personal data a public format must not show is reported, not written.
+        if lost.value == adapters::open311::WITHHELD {
+            continue;
+        }
         let marker = format!("({}): ", lost.field);
         if !free_text.contains(&marker) {
             miss(
@@ -122,6 +126,12 @@ pub fn carried(before: &Ticket, after: &Ticket, loss: &LossReport) -> Vec<Mismat
             "category.label" | "category.source.scheme" | "category.source.code" => true,
             "category.code" => covered("category", loss),
             "caller.anonymous" => value == &Value::Bool(false),
+            // A repair order's unit is its target partner.
+            "target_partner" => after
+                .property
+                .as_ref()
+                .and_then(|p| p.unit_id.as_deref())
+                .is_some_and(|u| value.as_str() == Some(u)),
             // Derived from each other through the hotline registry.
             "origin_division" | "origin_partner" => true,
             "notes" => after

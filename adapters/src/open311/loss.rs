@@ -80,7 +80,6 @@ pub(super) fn wgs84(location: Option<&Location>) -> Option<Point> {
 fn target_text(target: &Target) -> String {
     match target {
         Target::Hotline { division } => format!("hotline {division}"),
-        Target::Hub => "hub".to_owned(),
         Target::Enterprise => "enterprise".to_owned(),
         Target::Property => "property".to_owned(),
     }
