@@ -127,8 +127,10 @@ struct BjProperty {
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct BjAttachment {
+    #[serde(skip_serializing_if = "Option::is_none")]
     file_name: Option<String>,
     url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     sha256: Option<String>,
 }
 

@@ -34,3 +34,8 @@ pub fn encode_error(status: u16, message: &str, errors: &[FieldError]) -> Vec<u8
         "errors": errors.iter().map(|e| serde_json::json!({"field": e.field, "reason": e.reason})).collect::<Vec<_>>(),
     }))
 }
+
+/// The canonical receipt: `{"handoff_id", "audit_seq"}`.
+pub fn encode_receipt(handoff_id: &str, audit_seq: u64) -> Vec<u8> {
+    json::write(&serde_json::json!({"handoff_id": handoff_id, "audit_seq": audit_seq}))
+}

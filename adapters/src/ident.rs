@@ -26,6 +26,12 @@ pub fn check_uscc(code: &str) -> Result<(), String> {
             sum += USCC_WEIGHTS[i] * value as u32;
         }
     }
+    if !chars[2..8].iter().all(char::is_ascii_digit) {
+        return Err(
+            "characters 3 to 8 must be the 6-digit division code of the registering authority"
+                .into(),
+        );
+    }
     let expected = char::from(USCC_CHARS[((31 - sum % 31) % 31) as usize]);
     if chars[17] != expected {
         return Err(format!(

@@ -197,3 +197,35 @@ pub fn error_content_type(family: Family) -> &'static str {
         other => other.content_type(),
     }
 }
+
+/// The body of the reply to an accepted submission (HTTP 202; hb-soap's
+/// SOAP response), naming the hand-off and its audit sequence number.
+pub fn encode_receipt(family: Family, handoff_id: &str, audit_seq: u64) -> Vec<u8> {
+    match family {
+        Family::BjJson => bj::encode_receipt(handoff_id, audit_seq),
+        Family::TjXml => tj::encode_receipt(handoff_id, audit_seq),
+        Family::HbSoap => hb::encode_receipt(handoff_id, audit_seq),
+        Family::EntJson => ent::encode_receipt(handoff_id, audit_seq),
+        Family::PuJson => pu::encode_receipt(handoff_id, audit_seq),
+        Family::Open311Json => {
+            open311::encode_receipt(open311::Syntax::Json, handoff_id, audit_seq)
+        }
+        Family::Open311Xml => open311::encode_receipt(open311::Syntax::Xml, handoff_id, audit_seq),
+        Family::Canonical => canonical::encode_receipt(handoff_id, audit_seq),
+    }
+}
+
+/// The target's own ticket id from its reply to a delivery, when it gives
+/// one; an error when the reply says the delivery failed.
+pub fn decode_delivery_reply(family: Family, bytes: &[u8]) -> Result<Option<String>, Error> {
+    match family {
+        Family::BjJson => bj::decode_delivery_reply(bytes),
+        Family::TjXml => tj::decode_delivery_reply(bytes),
+        Family::HbSoap => hb::decode_delivery_reply(bytes),
+        Family::EntJson => ent::decode_delivery_reply(bytes),
+        Family::PuJson => pu::decode_delivery_reply(bytes),
+        Family::Open311Json => open311::decode_delivery_reply(open311::Syntax::Json, bytes),
+        Family::Open311Xml => open311::decode_delivery_reply(open311::Syntax::Xml, bytes),
+        Family::Canonical => Ok(None),
+    }
+}

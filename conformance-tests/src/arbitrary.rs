@@ -62,12 +62,20 @@ pub fn uscc() -> impl Strategy<Value = String> {
     const W: [u32; 17] = [
         1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
     ];
-    proptest::collection::vec(0usize..31, 17).prop_map(|v| {
-        let sum: u32 = v.iter().zip(W).map(|(&c, w)| c as u32 * w).sum();
-        let mut s: String = v.iter().map(|&i| char::from(CHARS[i])).collect();
-        s.push(char::from(CHARS[((31 - sum % 31) % 31) as usize]));
-        s
-    })
+    // Registration authority and type, the 6-digit division, then the
+    // organisation code: positions 3 to 8 are digits.
+    (
+        proptest::collection::vec(0usize..31, 2),
+        proptest::collection::vec(0usize..10, 6),
+        proptest::collection::vec(0usize..31, 9),
+    )
+        .prop_map(|(head, division, org)| [head, division, org].concat())
+        .prop_map(|v| {
+            let sum: u32 = v.iter().zip(W).map(|(&c, w)| c as u32 * w).sum();
+            let mut s: String = v.iter().map(|&i| char::from(CHARS[i])).collect();
+            s.push(char::from(CHARS[((31 - sum % 31) % 31) as usize]));
+            s
+        })
 }
 
 /// A point inside mainland China, WGS-84.

@@ -128,11 +128,18 @@ pub fn schema_for(family: Family, kind: Kind) -> Option<SchemaRef> {
         (Family::EntJson, Kind::Receipt) => Json("ent-json/reply.schema.json"),
         (Family::PuJson, Kind::Ticket) => Json("pu-json/repair-order.schema.json"),
         (Family::PuJson, Kind::Status) => Json("pu-json/status.schema.json"),
-        (Family::Open311Json, Kind::Ticket | Kind::Status) => Json("open311/requests.json"),
+        (Family::Open311Json, Kind::Ticket) => Json("open311/requests.json"),
+        // GeoReport v2 has no status message; the gateway's is a partial
+        // request representation with its own schema.
+        (Family::Open311Json, Kind::Status) => Json("open311-json/status-update.schema.json"),
         (Family::Open311Json, Kind::Error) => Json("open311-json/errors.schema.json"),
         (Family::Open311Json, Kind::Receipt) => Json("open311-json/post-response.schema.json"),
-        (Family::Open311Xml, Kind::Ticket | Kind::Status) => Xml {
+        (Family::Open311Xml, Kind::Ticket) => Xml {
             xsd: OPEN311,
+            elements: &["service_requests"],
+        },
+        (Family::Open311Xml, Kind::Status) => Xml {
+            xsd: "open311/status-update.xsd",
             elements: &["service_requests"],
         },
         (Family::Open311Xml, Kind::Error) => Xml {
@@ -160,7 +167,7 @@ pub fn validate(family: Family, kind: Kind, bytes: &[u8]) -> Result<(), String> 
     match schema {
         SchemaRef::Json(file) => {
             validate_json(file, bytes).map_err(|errors| errors.join("\n"))?;
-            if family == Family::Open311Json && matches!(kind, Kind::Ticket | Kind::Status) {
+            if family == Family::Open311Json && kind == Kind::Ticket {
                 match serde_json::from_slice::<Value>(bytes) {
                     Ok(Value::Array(items)) if !items.is_empty() => {}
                     _ => return Err("an Open311 request list must be a non-empty array".into()),

@@ -143,10 +143,12 @@ fn translate(
     match result {
         Ok(encoded) => {
             for lost in &encoded.loss.lost {
-                eprintln!(
-                    "not carried by {to}: {} (written into the notes)",
-                    lost.field
-                );
+                let fate = if lost.value == adapters::open311::WITHHELD {
+                    "personal data, withheld"
+                } else {
+                    "written into the notes"
+                };
+                eprintln!("not carried by {to}: {} ({fate})", lost.field);
             }
             let mut out = std::io::stdout().lock();
             if out

@@ -24,7 +24,8 @@ fn translate(args: &[&str], stdin: Option<&[u8]>) -> Output {
         .spawn()
         .unwrap();
     let mut pipe = child.stdin.take().unwrap();
-    pipe.write_all(stdin.unwrap_or_default()).unwrap();
+    // The tool may refuse its arguments and exit before reading stdin.
+    let _ = pipe.write_all(stdin.unwrap_or_default());
     drop(pipe);
     child.wait_with_output().unwrap()
 }
@@ -65,7 +66,17 @@ fn every_sample_ticket_translates_into_every_family() {
             // ent-json requires an enterprise: tickets without one are refused
             // with the field named, which is the documented behaviour.
             if to == "ent-json" && !out.status.success() {
-                assert!(stderr.contains("enterprise"), "{from} → {to}: {stderr}");
+                assert!(stderr.starts_with("enterprise"), "{from} → {to}: {stderr}");
+                continue;
+            }
+            // pu-json carries repair orders for registered compounds only.
+            if to == "pu-json" && !out.status.success() {
+                assert!(stderr.starts_with("property."), "{from} → {to}: {stderr}");
+                assert!(
+                    !file.contains("repair")
+                        && !file.contains("push-work-order")
+                        && !file.contains("open311")
+                );
                 continue;
             }
             assert!(out.status.success(), "{from} {file} → {to}: {stderr}");

@@ -367,7 +367,7 @@ fn pu_messages_reject_bad_values() {
         &with(o.clone(), "/resident/phone", json!("135-0013-5000")),
         "/resident/phone",
     );
-    rejected(schema, &without(o.clone(), "/ack_by"), "ack_by");
+    rejected(schema, &without(o.clone(), "/issued_at"), "issued_at");
     rejected(schema, &with(o, "/priority", json!("normal")), "priority");
 
     let s = sample_json("pu-json/status.json");
