@@ -1,5 +1,5 @@
-//! The command line: `translate` (and, as they land, serve, demo,
-//! check-config, handoffs, audit).
+//! The command line: `translate`, `check-config`, `certs generate` (and, as
+//! they land, serve, demo, handoffs, audit).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use adapters::{Encoded, Family};
 use clap::{Parser, Subcommand, ValueEnum};
 use schemas::Tables;
+
+use crate::{certs, config, tls};
 
 /// The Jing-Jin-Ji 12345 interoperability gateway.
 #[derive(Parser)]
@@ -44,6 +46,33 @@ enum Command {
         /// Input file; standard input when absent or `-`.
         file: Option<PathBuf>,
     },
+    /// Check a configuration file: every key, every file it names, the TLS
+    /// set-up. Prints `ok: N partners` and exits 0, or the error naming the
+    /// key and exits 1.
+    CheckConfig {
+        /// The TOML configuration file.
+        file: PathBuf,
+    },
+    /// Development certificates.
+    Certs {
+        #[command(subcommand)]
+        command: CertsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CertsCommand {
+    /// Generate a DEVELOPMENT CA and certificates for the gateway and its
+    /// partners (never for production: the keys are written beside them).
+    Generate {
+        /// Directory to write into (created if needed; files are replaced).
+        #[arg(long)]
+        out: PathBuf,
+        /// Partner ids to issue client certificates for (and server
+        /// certificates, for partners that receive pushed deliveries).
+        #[arg(long, value_delimiter = ',', default_values_t = certs::DEFAULT_PARTNERS.map(String::from))]
+        partners: Vec<String>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -77,6 +106,49 @@ pub fn run() -> ExitCode {
             data_dir,
             file.as_deref(),
         ),
+        Command::CheckConfig { file } => check_config(&file),
+        Command::Certs {
+            command: CertsCommand::Generate { out, partners },
+        } => certs_generate(&out, &partners),
+    }
+}
+
+fn check_config(file: &Path) -> ExitCode {
+    let checked = config::load(file)
+        .map_err(|e| e.to_string())
+        .and_then(|cfg| {
+            tls::server_config(&cfg).map_err(|e| format!("{}: {e}", file.display()))?;
+            tls::client_config(&cfg).map_err(|e| format!("{}: {e}", file.display()))?;
+            Ok(cfg)
+        });
+    match checked {
+        Ok(cfg) => {
+            for warning in cfg.warnings() {
+                eprintln!("warning: {warning}");
+            }
+            println!("ok: {} partners", cfg.partners.len());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn certs_generate(out: &Path, partners: &[String]) -> ExitCode {
+    match certs::generate(out, partners) {
+        Ok(written) => {
+            for path in written {
+                println!("{}", path.display());
+            }
+            eprintln!("DEVELOPMENT ONLY: these keys are not secret; never use them in production");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 

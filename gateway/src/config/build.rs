@@ -1,0 +1,376 @@
+//! From the file as written to a validated [`Config`]: reads the files it
+//! names and makes the cross-checks serde cannot.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use adapters::Family;
+use schemas::Tables;
+use serde::{Deserialize, Deserializer};
+
+use super::{
+    ClientConfig, Config, DataConfig, Deadlines, DeliveryConfig, EscalationConfig, PartnerConfig,
+    ServerConfig, StoreConfig, defaults, duration, pem,
+};
+
+/// The file as written, before files are read and cross-checks made.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Document {
+    server: RawServer,
+    client: RawClient,
+    store: StoreConfig,
+    data: DataConfig,
+    #[serde(default)]
+    deadlines: Deadlines,
+    #[serde(default)]
+    delivery: DeliveryConfig,
+    #[serde(default)]
+    escalation: EscalationConfig,
+    #[serde(default)]
+    partners: Vec<RawPartner>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    listen: SocketAddr,
+    cert: PathBuf,
+    key: PathBuf,
+    client_ca: PathBuf,
+    #[serde(default)]
+    plain_http: bool,
+    #[serde(default = "defaults::max_body_bytes")]
+    max_body_bytes: usize,
+    #[serde(
+        default = "defaults::header_timeout",
+        deserialize_with = "duration::deserialize"
+    )]
+    header_timeout: Duration,
+    #[serde(
+        default = "defaults::idle_timeout",
+        deserialize_with = "duration::deserialize"
+    )]
+    idle_timeout: Duration,
+    #[serde(default = "defaults::max_concurrent_requests")]
+    max_concurrent_requests: usize,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClient {
+    cert: PathBuf,
+    key: PathBuf,
+    ca: PathBuf,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPartner {
+    id: String,
+    #[serde(deserialize_with = "partner_family")]
+    family: Family,
+    endpoint: Option<String>,
+    identity: Option<String>,
+    api_key: Option<String>,
+    division: Option<String>,
+}
+
+fn partner_family<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Family, D::Error> {
+    let name = String::deserialize(deserializer)?;
+    match name.parse::<Family>().map_err(serde::de::Error::custom)? {
+        Family::Canonical => Err(serde::de::Error::custom(
+            "\"canonical\" is the gateway's own model, not a partner's format",
+        )),
+        family => Ok(family),
+    }
+}
+
+/// A validation failure: the key and what is wrong with it.
+pub(super) type Problem = (String, String);
+
+fn problem(key: impl Into<String>, message: impl Into<String>) -> Problem {
+    (key.into(), message.into())
+}
+
+pub(super) fn build(doc: Document, file: &Path, base: &Path) -> Result<Config, Problem> {
+    let certs = |key: &str, path: &Path| pem::read_certs(base, path).map_err(|m| problem(key, m));
+    let private = |key: &str, path: &Path| pem::read_key(base, path).map_err(|m| problem(key, m));
+    let s = doc.server;
+    if s.max_body_bytes == 0 {
+        return Err(problem(
+            "server.max_body_bytes",
+            "must be greater than zero",
+        ));
+    }
+    if s.max_concurrent_requests == 0 {
+        return Err(problem(
+            "server.max_concurrent_requests",
+            "must be greater than zero",
+        ));
+    }
+    let server = ServerConfig {
+        listen: s.listen,
+        cert: certs("server.cert", &s.cert)?,
+        key: private("server.key", &s.key)?,
+        client_ca: certs("server.client_ca", &s.client_ca)?,
+        plain_http: s.plain_http,
+        max_body_bytes: s.max_body_bytes,
+        header_timeout: s.header_timeout,
+        idle_timeout: s.idle_timeout,
+        max_concurrent_requests: s.max_concurrent_requests,
+    };
+    let client = ClientConfig {
+        cert: certs("client.cert", &doc.client.cert)?,
+        key: private("client.key", &doc.client.key)?,
+        ca: certs("client.ca", &doc.client.ca)?,
+    };
+    let store = StoreConfig {
+        path: base.join(&doc.store.path),
+    };
+    match store.path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => {
+            return Err(problem(
+                "store.path",
+                format!("directory {} does not exist", dir.display()),
+            ));
+        }
+        _ => {}
+    }
+    let data = DataConfig {
+        dir: base.join(&doc.data.dir),
+    };
+    let tables = Tables::load(&data.dir).map_err(|e| problem("data.dir", e.to_string()))?;
+    check_deadlines(&doc.deadlines)?;
+    check_delivery(&doc.delivery)?;
+    let partners = doc
+        .partners
+        .into_iter()
+        .enumerate()
+        .map(|(i, raw)| build_partner(i, raw, server.plain_http))
+        .collect::<Result<Vec<_>, _>>()?;
+    check_unique(&partners)?;
+    if let Some(id) = &doc.escalation.partner
+        && !partners.iter().any(|p| &p.id == id)
+    {
+        return Err(problem(
+            "escalation.partner",
+            format!("no partner has id {id:?}"),
+        ));
+    }
+    Ok(Config {
+        file: file.to_owned(),
+        server,
+        client,
+        store,
+        data,
+        tables,
+        deadlines: doc.deadlines,
+        delivery: doc.delivery,
+        escalation: doc.escalation,
+        partners,
+    })
+}
+
+fn check_deadlines(d: &Deadlines) -> Result<(), Problem> {
+    for (kind, deadline) in [
+        ("urgent", d.urgent),
+        ("normal", d.normal),
+        ("property", d.property),
+    ] {
+        if deadline.ack > deadline.answer {
+            return Err(problem(
+                format!("deadlines.{kind}.ack"),
+                "must not be later than the answer deadline",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_delivery(d: &DeliveryConfig) -> Result<(), Problem> {
+    if d.max_attempts == 0 {
+        return Err(problem(
+            "delivery.max_attempts",
+            "must be greater than zero",
+        ));
+    }
+    if d.breaker_failures == 0 {
+        return Err(problem(
+            "delivery.breaker_failures",
+            "must be greater than zero",
+        ));
+    }
+    if d.initial_backoff > d.max_backoff {
+        return Err(problem(
+            "delivery.initial_backoff",
+            "must not be longer than delivery.max_backoff",
+        ));
+    }
+    Ok(())
+}
+
+/// How a family's partner exchanges tickets with the gateway.
+#[derive(PartialEq)]
+enum Transport {
+    /// Both ways over HTTPS with mutual TLS: the gateway pushes to `endpoint`.
+    Push,
+    /// Pulls from the inbox (property units): no endpoint.
+    Pull,
+    /// Calls the Open311 API with an API key: no endpoint.
+    ApiKey,
+}
+
+fn transport(family: Family) -> Transport {
+    match family {
+        Family::PuJson => Transport::Pull,
+        Family::Open311Json | Family::Open311Xml => Transport::ApiKey,
+        _ => Transport::Push,
+    }
+}
+
+fn build_partner(i: usize, raw: RawPartner, plain_http: bool) -> Result<PartnerConfig, Problem> {
+    let key = |field: &str| format!("partners[{i}].{field}");
+    if !is_partner_id(&raw.id) {
+        return Err(problem(
+            key("id"),
+            format!(
+                "{:?} is not a partner id: 1 to 64 ASCII letters, digits, '-', '_' or '.'",
+                raw.id
+            ),
+        ));
+    }
+    let transport = transport(raw.family);
+    let endpoint = match (raw.endpoint, transport == Transport::Push) {
+        (Some(url), true) => {
+            Some(endpoint(&url, plain_http).map_err(|m| problem(key("endpoint"), m))?)
+        }
+        (None, true) => {
+            return Err(problem(
+                key("endpoint"),
+                format!("required for family {}: deliveries are pushed", raw.family),
+            ));
+        }
+        (Some(_), false) => {
+            return Err(problem(
+                key("endpoint"),
+                format!(
+                    "not allowed for family {}: the partner calls the gateway",
+                    raw.family
+                ),
+            ));
+        }
+        (None, false) => None,
+    };
+    let identity = raw.identity.unwrap_or_else(|| raw.id.clone());
+    if identity.trim().is_empty() {
+        return Err(problem(key("identity"), "must not be empty"));
+    }
+    match (&raw.api_key, transport == Transport::ApiKey) {
+        (Some(k), true) if k.len() < 16 || !k.bytes().all(|b| b.is_ascii_graphic()) => {
+            return Err(problem(
+                key("api_key"),
+                "must be at least 16 printable ASCII characters without spaces",
+            ));
+        }
+        (None, true) => {
+            return Err(problem(
+                key("api_key"),
+                format!(
+                    "required for family {}: Open311 clients authenticate with it",
+                    raw.family
+                ),
+            ));
+        }
+        (Some(_), false) => {
+            return Err(problem(
+                key("api_key"),
+                format!(
+                    "only Open311 clients use an API key; {} partners use client certificates",
+                    raw.family
+                ),
+            ));
+        }
+        _ => {}
+    }
+    if let Some(d) = &raw.division
+        && !(d.len() == 6 && d.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(problem(
+            key("division"),
+            format!("{d:?} is not a 6-digit division code"),
+        ));
+    }
+    Ok(PartnerConfig {
+        id: raw.id,
+        family: raw.family,
+        endpoint,
+        identity,
+        api_key: raw.api_key,
+        division: raw.division,
+    })
+}
+
+/// Whether `id` can be a partner id: 1 to 64 ASCII letters, digits, `-`,
+/// `_` or `.` (ids appear in URLs, file names and certificate names).
+pub fn is_partner_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// Checks a delivery base URL and returns it without a trailing `/`.
+fn endpoint(url: &str, plain_http: bool) -> Result<String, String> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    match uri.scheme_str() {
+        Some("https") => {}
+        Some("http") if plain_http => {}
+        Some("http") => {
+            return Err(format!(
+                "{url:?} must use https (http is allowed only with server.plain_http)"
+            ));
+        }
+        _ => return Err(format!("{url:?} must be an https URL")),
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(format!("{url:?} has no host"));
+    }
+    if uri.query().is_some() {
+        return Err(format!("{url:?} must not have a query"));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+/// Reads one field of a partner, for the uniqueness checks.
+type Getter = for<'a> fn(&'a PartnerConfig) -> Option<&'a str>;
+
+fn check_unique(partners: &[PartnerConfig]) -> Result<(), Problem> {
+    let fields: [(&str, Getter); 3] = [
+        ("id", |p| Some(&p.id)),
+        ("identity", |p| Some(&p.identity)),
+        ("api_key", |p| p.api_key.as_deref()),
+    ];
+    for (field, get) in fields {
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for (i, p) in partners.iter().enumerate() {
+            let Some(value) = get(p) else { continue };
+            if let Some(first) = seen.insert(value, i) {
+                let shown = if field == "api_key" {
+                    String::from("the same key")
+                } else {
+                    format!("{value:?}")
+                };
+                return Err(problem(
+                    format!("partners[{i}].{field}"),
+                    format!("duplicate: partners[{first}] already has {shown}"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
