@@ -30,9 +30,9 @@ pub use common::{Encoded, LossReport, LostField};
 pub use error::{Error, FieldError};
 use schemas::{StatusUpdate, Tables, Ticket};
 
-/// A wire format family.
+/// A wire format family. Exhaustive on purpose: code that dispatches on the
+/// family must say what it does with a new one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum Family {
     /// Beijing 12345: JSON, camelCase, local time, GCJ-02.
     BjJson,
