@@ -1,0 +1,391 @@
+//! The partner listener: identifies the caller, reads and checks the body,
+//! hands tickets to routing and the store, status updates to the lifecycle,
+//! and answers in the caller's own format. Every error reply is made by
+//! [`refuse`], in the family's own error format.
+
+use std::sync::Arc;
+
+use adapters::{FieldError, Family};
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use schemas::StatusUpdate;
+use sha2::{Digest, Sha256};
+
+use super::{App, partner_division};
+use crate::config::PartnerConfig;
+use crate::http::{Body, BodyError, Peer, read_body, respond};
+use crate::lifecycle::{self, Side, Verdict};
+use crate::route::{self, RouteError};
+use crate::store::{NewHandoff, RefusedSubmission, Store, Submitted};
+use crate::wire::{self, Kind};
+
+/// Header naming the partner on a plain-HTTP development listener, where no
+/// client certificate exists. Ignored when TLS is on.
+pub const DEV_PARTNER_HEADER: &str = "x-gateway-partner";
+
+/// Routes one request.
+pub async fn handle(app: Arc<App>, req: Request<Incoming>, peer: Arc<Peer>) -> Response<Body> {
+    let path = req.uri().path().to_owned();
+    match (req.method(), path.as_str()) {
+        (&Method::GET, "/healthz") => respond(StatusCode::OK, "text/plain", "ok\n"),
+        (&Method::GET, "/readyz") => match app.store.targets_with_pending().await {
+            Ok(_) => respond(StatusCode::OK, "text/plain", "ready\n"),
+            Err(e) => respond(StatusCode::SERVICE_UNAVAILABLE, "text/plain", format!("store: {e}\n")),
+        },
+        (_, p) if p.starts_with("/pu/") => super::pu::handle(app, req, peer).await,
+        (_, p) if p.starts_with("/open311/v2/") => super::open311::handle(app, req, peer).await,
+        (&Method::POST, p) => match wire::inbound(p) {
+            Some(inbound) => push(app, req, &peer, inbound).await,
+            None => respond(StatusCode::NOT_FOUND, "text/plain", "no such endpoint\n"),
+        },
+        _ => respond(StatusCode::NOT_FOUND, "text/plain", "no such endpoint\n"),
+    }
+}
+
+/// An error reply in `family`'s own format.
+pub fn refuse(family: Family, status: StatusCode, message: &str, errors: &[FieldError]) -> Response<Body> {
+    let errors = if errors.is_empty() {
+        vec![FieldError::new("body", message)]
+    } else {
+        errors.to_vec()
+    };
+    let body = adapters::encode_error(family, status.as_u16(), message, &errors);
+    respond(status, adapters::error_content_type(family), body)
+}
+
+/// The configured partner behind a request: its verified certificate's
+/// subject, or on a plain-HTTP development listener the partner header.
+pub fn identify<'a>(app: &'a App, peer: &Peer, headers: &http::HeaderMap) -> Option<&'a PartnerConfig> {
+    match &peer.identity {
+        Some(cn) => app.config.partner_by_identity(cn),
+        None if app.config.server.plain_http => headers
+            .get(DEV_PARTNER_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|id| app.config.partner(id)),
+        None => None,
+    }
+}
+
+/// Reads the body of a request from `family`, with the size limit; the
+/// error is the reply to send.
+pub async fn body_of(app: &App, family: Family, req: Request<Incoming>) -> Result<Bytes, Response<Body>> {
+    let content_type = req
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if let Err(reason) = wire::content_type_agrees(family, content_type.as_deref()) {
+        return Err(refuse(
+            family,
+            StatusCode::BAD_REQUEST,
+            "Content-Type does not match the format",
+            &[FieldError::new("Content-Type", reason)],
+        ));
+    }
+    match read_body(req.into_body(), app.config.server.max_body_bytes).await {
+        Ok(b) => Ok(b),
+        Err(BodyError::TooLarge) => Err(refuse(
+            family,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body too large",
+            &[FieldError::new(
+                "body",
+                format!("over the limit of {} bytes", app.config.server.max_body_bytes),
+            )],
+        )),
+        Err(BodyError::Read(e)) => Err(refuse(family, StatusCode::BAD_REQUEST, "body could not be read", &[FieldError::new("body", e)])),
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// A push from a hotline or the enterprise hotline.
+async fn push(app: Arc<App>, req: Request<Incoming>, peer: &Peer, inbound: wire::Inbound) -> Response<Body> {
+    let family = inbound.family;
+    let Some(partner) = identify(&app, peer, req.headers()).cloned() else {
+        return refuse(
+            family,
+            StatusCode::FORBIDDEN,
+            "a client certificate of a configured partner is required",
+            &[],
+        );
+    };
+    if partner.family != family {
+        return refuse(
+            family,
+            StatusCode::FORBIDDEN,
+            &format!("partner {} speaks {}, not {family}", partner.id, partner.family),
+            &[],
+        );
+    }
+    let soap_action = req
+        .headers()
+        .get("soapaction")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = match body_of(&app, family, req).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
+    let raw_sha256 = sha256_hex(&body);
+    let kind = match inbound.kind {
+        Some(kind) => kind,
+        None => match hb_operation(&app, &partner, soap_action.as_deref(), &body) {
+            Ok(kind) => kind,
+            Err((status, message, errors)) => {
+                record_refused(&app, Some(&partner.id), &raw_sha256, status, &message).await;
+                return refuse(family, status, &message, &errors);
+            }
+        },
+    };
+    match kind {
+        Kind::Ticket => submit_ticket(&app, &partner, &body, raw_sha256).await,
+        Kind::Status => submit_status(&app, &partner, &body, &raw_sha256).await,
+    }
+}
+
+type Refusal = (StatusCode, String, Vec<FieldError>);
+
+/// Reads an hb-soap envelope's operation and checks its SenderCode
+/// against the certificate: a mismatch is an impersonation.
+fn hb_operation(app: &App, partner: &PartnerConfig, soap_action: Option<&str>, body: &[u8]) -> Result<Kind, Refusal> {
+    let (operation, sender) = adapters::hb::decode_envelope_operation(body)
+        .map_err(|e| (StatusCode::BAD_REQUEST, e.to_string(), e.field_errors()))?;
+    let kind = match operation {
+        adapters::hb::Operation::PushWorkOrder => Kind::Ticket,
+        adapters::hb::Operation::PushFeedback => Kind::Status,
+    };
+    if let Some(action) = soap_action
+        && action != wire::soap_action(kind)
+    {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            format!("SOAPAction {action} does not name the operation in the body"),
+            vec![FieldError::new("SOAPAction", format!("expected {}", wire::soap_action(kind)))],
+        ));
+    }
+    let expected = partner_division(&app.config, partner);
+    if expected.as_deref() != Some(sender.as_str()) {
+        tracing::warn!(partner = %partner.id, "SenderCode does not match the client certificate");
+        return Err((
+            StatusCode::FORBIDDEN,
+            format!("SenderCode {sender} is not the division of the certificate's partner {}: impersonation refused", partner.id),
+            vec![FieldError::new("SenderCode", "does not match the client certificate")],
+        ));
+    }
+    Ok(kind)
+}
+
+async fn record_refused(app: &App, partner: Option<&str>, raw_sha256: &str, status: StatusCode, reason: &str) {
+    let refused = RefusedSubmission {
+        partner: partner.map(str::to_owned),
+        origin_ticket_id: None,
+        raw_sha256: raw_sha256.to_owned(),
+        http_status: status.as_u16(),
+        reason: reason.chars().take(200).collect(),
+    };
+    if let Err(e) = app.store.record_refused(refused).await {
+        tracing::error!(error = %e, "cannot record a refused submission");
+    }
+}
+
+/// The field paths of an error, never its values (they may be personal).
+fn reason_of(errors: &[FieldError]) -> String {
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    format!("invalid: {}", fields.join(", "))
+}
+
+/// A ticket: decode, route, commit, receipt.
+pub async fn submit_ticket(app: &App, partner: &PartnerConfig, body: &[u8], raw_sha256: String) -> Response<Body> {
+    let family = partner.family;
+    let tables = &app.config.tables;
+    let mut ticket = match adapters::decode_ticket(family, body, tables) {
+        Ok(t) => t,
+        Err(e) => {
+            let errors = e.field_errors();
+            record_refused(app, Some(&partner.id), &raw_sha256, StatusCode::BAD_REQUEST, &reason_of(&errors)).await;
+            return refuse(family, StatusCode::BAD_REQUEST, "请求数据校验失败 (validation failed)", &errors);
+        }
+    };
+    ticket.origin_partner = Some(partner.id.clone());
+    commit_ticket(app, partner, ticket, raw_sha256).await
+}
+
+/// Routes a decoded ticket and commits the hand-off.
+pub async fn commit_ticket(app: &App, partner: &PartnerConfig, ticket: schemas::Ticket, raw_sha256: String) -> Response<Body> {
+    let family = partner.family;
+    let tables = &app.config.tables;
+    let route = match route::route(&ticket, &partner.id, family, tables, app.config.as_ref()) {
+        Ok(r) => r,
+        Err(e) => {
+            let status = match e {
+                RouteError::NotConnected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            record_refused(app, Some(&partner.id), &raw_sha256, status, &format!("route: {}", e.wire_field(family))).await;
+            return refuse(family, status, "cannot route the ticket", &[FieldError::new(e.wire_field(family), e.to_string())]);
+        }
+    };
+    let Some(target) = app.config.partner(&route.partner) else {
+        return refuse(family, StatusCode::UNPROCESSABLE_ENTITY, "target not connected", &[]);
+    };
+    let now = app.now();
+    let (ack_by, resolve_by) = lifecycle::deadlines(route.kind, ticket.urgency, now, &app.deadlines());
+    let mut ticket = ticket;
+    ticket.target_partner = Some(route.partner.clone());
+    if let (Some(property), Some(owner)) = (ticket.property.as_mut(), route.owner_kind) {
+        property.owner_kind = Some(owner);
+        property.unit_id = Some(route.partner.clone());
+    }
+    let new = NewHandoff {
+        origin_partner: partner.id.clone(),
+        origin_family: family,
+        origin_ticket_id: ticket.origin_ticket_id.clone(),
+        target_partner: route.partner.clone(),
+        target_family: target.family,
+        kind: route.kind,
+        urgency: ticket.urgency,
+        ticket,
+        raw_sha256,
+        ack_by,
+        resolve_by,
+        now,
+    };
+    match app.store.submit(new).await {
+        Ok(Submitted::Created(receipt)) => {
+            tracing::info!(handoff_id = %receipt.handoff_id, origin = %partner.id, target = %route.partner, kind = route.kind.as_str(), "hand-off received");
+            app.queued();
+            receipt_reply(family, &receipt.handoff_id, receipt.audit_seq)
+        }
+        Ok(Submitted::Duplicate { first, .. }) => {
+            tracing::info!(handoff_id = %first.handoff_id, origin = %partner.id, "duplicate submission answered with the first receipt");
+            receipt_reply(family, &first.handoff_id, first.audit_seq)
+        }
+        Ok(Submitted::Conflict { first, .. }) => refuse(
+            family,
+            StatusCode::CONFLICT,
+            &format!("this ticket id was submitted before with different content (hand-off {})", first.handoff_id),
+            &[FieldError::new(id_field(family), "already submitted with different content")],
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "store refused a submission");
+            refuse(family, StatusCode::SERVICE_UNAVAILABLE, "the gateway cannot store the ticket now; retry", &[])
+        }
+    }
+}
+
+fn receipt_reply(family: Family, handoff_id: &str, audit_seq: u64) -> Response<Body> {
+    let status = if family == Family::HbSoap {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    respond(status, family.content_type(), adapters::encode_receipt(family, handoff_id, audit_seq))
+}
+
+/// The field that carries the origin ticket id.
+fn id_field(family: Family) -> &'static str {
+    match family {
+        Family::BjJson => "orderNo",
+        Family::TjXml => "AppealId",
+        Family::HbSoap => "GDBH",
+        Family::EntJson => "ticket_id",
+        Family::PuJson => "order_id",
+        Family::Open311Json | Family::Open311Xml => "service_request_id",
+        Family::Canonical => "origin_ticket_id",
+    }
+}
+
+/// The field that carries the hand-off reference in a status update.
+fn ref_field(family: Family) -> &'static str {
+    match family {
+        Family::BjJson => "gatewayRef",
+        Family::TjXml => "GatewayRef",
+        Family::HbSoap => "WGBH",
+        Family::EntJson => "gateway_ref",
+        Family::PuJson => "order_id",
+        Family::Open311Json | Family::Open311Xml => "service_request_id",
+        Family::Canonical => "handoff_id",
+    }
+}
+
+/// The field that carries the status value.
+fn status_field(family: Family) -> &'static str {
+    match family {
+        Family::BjJson => "status",
+        Family::TjXml => "State",
+        Family::HbSoap => "ZT",
+        Family::EntJson | Family::PuJson => "state",
+        Family::Open311Json | Family::Open311Xml => "status",
+        Family::Canonical => "status",
+    }
+}
+
+/// A status update from an origin or a target.
+async fn submit_status(app: &App, partner: &PartnerConfig, body: &[u8], raw_sha256: &str) -> Response<Body> {
+    let family = partner.family;
+    let mut update = match adapters::decode_status(family, body, &app.config.tables) {
+        Ok(u) => u,
+        Err(e) => {
+            let errors = e.field_errors();
+            record_refused(app, Some(&partner.id), raw_sha256, StatusCode::BAD_REQUEST, &reason_of(&errors)).await;
+            return refuse(family, StatusCode::BAD_REQUEST, "请求数据校验失败 (validation failed)", &errors);
+        }
+    };
+    // Checked against the certificate already; it says nothing to others.
+    update.extensions.remove(adapters::hb::SENDER_CODE_EXTENSION);
+    let Some(handoff_id) = update.handoff_id.clone() else {
+        return refuse(family, StatusCode::BAD_REQUEST, "the hand-off reference is required", &[FieldError::new(ref_field(family), "is required")]);
+    };
+    apply_status(app, partner, &handoff_id, update).await
+}
+
+/// Applies a status from `partner` to a hand-off it is part of.
+pub async fn apply_status(app: &App, partner: &PartnerConfig, handoff_id: &str, update: StatusUpdate) -> Response<Body> {
+    let family = partner.family;
+    let not_found = || refuse(family, StatusCode::NOT_FOUND, "no such hand-off", &[FieldError::new(ref_field(family), format!("no hand-off {handoff_id} involves {}", partner.id))]);
+    let handoff = match app.store.handoff(handoff_id).await {
+        Ok(Some(h)) => h,
+        Ok(None) => return not_found(),
+        Err(e) => {
+            tracing::error!(error = %e, "store read failed");
+            return refuse(family, StatusCode::SERVICE_UNAVAILABLE, "the gateway cannot read the hand-off now; retry", &[]);
+        }
+    };
+    let (side, other) = if handoff.target_partner == partner.id {
+        (Side::Target, &handoff.origin_partner)
+    } else if handoff.origin_partner == partner.id {
+        (Side::Origin, &handoff.target_partner)
+    } else {
+        // Another partner's hand-off does not exist for this caller.
+        return not_found();
+    };
+    let status = update.status;
+    match app.store.apply_status(handoff_id, update, side, app.notify(other)).await {
+        Ok(outcome) => match outcome.verdict {
+            Verdict::Refuse(refusal) => {
+                tracing::warn!(%handoff_id, partner = %partner.id, "status transition refused");
+                refuse(family, StatusCode::CONFLICT, &refusal.to_string(), &[FieldError::new(status_field(family), refusal.to_string())])
+            }
+            verdict => {
+                if matches!(verdict, Verdict::Apply | Verdict::Notice) {
+                    tracing::info!(%handoff_id, partner = %partner.id, status = status.as_str(), "status applied");
+                    app.queued();
+                }
+                let body = if family == Family::HbSoap {
+                    adapters::hb::encode_feedback_receipt(handoff_id)
+                } else {
+                    adapters::encode_receipt(family, handoff_id, outcome.audit_seq)
+                };
+                respond(StatusCode::OK, family.content_type(), body)
+            }
+        },
+        Err(e) => {
+            tracing::error!(error = %e, "store refused a status");
+            refuse(family, StatusCode::SERVICE_UNAVAILABLE, "the gateway cannot store the status now; retry", &[])
+        }
+    }
+}

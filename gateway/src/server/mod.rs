@@ -1,0 +1,237 @@
+//! `gateway serve`: the listener, the delivery workers and the deadline
+//! sweep, over one store.
+//!
+//! ```text
+//! partner ─TLS─▶ ingress ─▶ adapter.decode ─▶ route ─▶ store.submit ─▶ 202
+//! outbox worker (per target) ─▶ adapter.encode ─▶ TLS ─▶ target ─▶ store.record_delivery
+//! target status ─▶ ingress ─▶ decode ─▶ store.apply_status (lifecycle) ─▶ outbox → origin
+//! deadline sweep ─▶ store.mark_overdue ─▶ outbox → origin (+ escalation copy)
+//! ```
+
+mod ingress;
+mod open311;
+mod outbox;
+mod pu;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use schemas::Timestamp;
+use tokio::sync::watch;
+
+use crate::config::{Config, PartnerConfig};
+use crate::http::{self, Limits};
+use crate::lifecycle::DeadlinePolicy;
+use crate::route::Partners;
+use crate::store::{Notify, SqliteStore, Store};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// The TLS configuration could not be built.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// What every request handler and worker shares.
+pub struct App {
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// The store.
+    pub store: Arc<SqliteStore>,
+    /// The delivery client (the gateway's client certificate).
+    pub client: http::Client,
+    /// Wakes the delivery workers when something was queued.
+    pub wake: watch::Sender<u64>,
+}
+
+impl App {
+    /// Now, in Beijing time (the store keeps instants; partners see their
+    /// own representation).
+    pub fn now(&self) -> Timestamp {
+        Utc::now().with_timezone(&adapters::time::beijing())
+    }
+
+    /// Tells the delivery workers that messages were queued.
+    pub fn queued(&self) {
+        self.wake.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// The deadline policy from the configuration.
+    pub fn deadlines(&self) -> DeadlinePolicy {
+        let d = &self.config.deadlines;
+        DeadlinePolicy {
+            urgent: (d.urgent.ack, d.urgent.answer),
+            normal: (d.normal.ack, d.normal.answer),
+            property: (d.property.ack, d.property.answer),
+        }
+    }
+
+    /// A notification target, when `partner` is configured.
+    pub fn notify(&self, partner: &str) -> Option<Notify> {
+        self.config.partner(partner).map(|p| Notify {
+            partner: p.id.clone(),
+        })
+    }
+}
+
+impl Partners for Config {
+    fn is_connected(&self, id: &str) -> bool {
+        self.partner(id).is_some()
+    }
+
+    fn enterprise_hotline(&self) -> Option<&str> {
+        self.partners
+            .iter()
+            .find(|p| p.family == adapters::Family::EntJson)
+            .map(|p| p.id.as_str())
+    }
+}
+
+/// The division a partner speaks for: configured, else the hotline
+/// registry's.
+pub fn partner_division(config: &Config, partner: &PartnerConfig) -> Option<String> {
+    partner.division.clone().or_else(|| {
+        config
+            .tables
+            .hotlines
+            .by_partner(&partner.id)
+            .map(|h| h.division_code.clone())
+    })
+}
+
+/// A running gateway.
+pub struct Running {
+    /// The address it listens on (useful with port 0).
+    pub addr: SocketAddr,
+    /// The shared state.
+    pub app: Arc<App>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting, lets open requests finish, stops the workers.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Starts the gateway: opens the store, binds the listener, starts the
+/// delivery workers and the deadline sweep.
+pub async fn start(config: Config) -> Result<Running, ServeError> {
+    let config = Arc::new(config);
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
+    let store = Arc::new(SqliteStore::open(&config.store.path)?);
+    let tls = if config.server.plain_http {
+        None
+    } else {
+        Some(crate::tls::server_config(&config)?)
+    };
+    let client_tls = crate::tls::client_config(&config)?;
+    let client = http::Client::new(
+        (*client_tls).clone(),
+        config.server.plain_http,
+        config.delivery.request_timeout,
+    );
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: config.server.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| ServeError::Bind {
+        addr: config.server.listen,
+        source,
+    })?;
+    let (wake, _) = watch::channel(0u64);
+    let app = Arc::new(App {
+        config: config.clone(),
+        store,
+        client,
+        wake,
+    });
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+    tasks.push(tokio::spawn(outbox::run(app.clone(), shutdown_rx.clone())));
+    tasks.push(tokio::spawn(sweep_deadlines(app.clone(), shutdown_rx.clone())));
+    let limits = Limits {
+        header_timeout: config.server.header_timeout,
+        max_concurrent: config.server.max_concurrent_requests,
+    };
+    let handler_app = app.clone();
+    tasks.push(tokio::spawn(http::serve(
+        listener,
+        tls,
+        limits,
+        move |req, peer| ingress::handle(handler_app.clone(), req, peer),
+        shutdown_rx,
+    )));
+    tracing::info!(%addr, "gateway listening");
+    Ok(Running {
+        addr,
+        app,
+        shutdown,
+        tasks,
+    })
+}
+
+/// Reports passed deadlines once a second: the hand-off is flagged, the
+/// origin told, the escalation partner sent a copy.
+async fn sweep_deadlines(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = shutdown.changed() => return,
+        }
+        let now = app.now();
+        let due = match app.store.overdue_candidates(now).await {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::error!(error = %e, "deadline sweep cannot read the store");
+                continue;
+            }
+        };
+        for (handoff, which) in due {
+            let escalate = app
+                .config
+                .escalation
+                .partner
+                .as_deref()
+                .filter(|p| *p != handoff.target_partner)
+                .and_then(|p| app.notify(p));
+            let notify = app.notify(&handoff.origin_partner);
+            match app
+                .store
+                .mark_overdue(&handoff.id, which, now, notify, escalate)
+                .await
+            {
+                Ok(Some(_)) => {
+                    tracing::warn!(handoff_id = %handoff.id, deadline = ?which, "hand-off overdue");
+                    app.queued();
+                }
+                Ok(None) => {}
+                Err(e) => tracing::error!(handoff_id = %handoff.id, error = %e, "cannot flag overdue"),
+            }
+        }
+    }
+}
