@@ -93,14 +93,17 @@ pub async fn serve<H, F>(
             };
             match acceptor {
                 Some(acceptor) => {
-                    let tls = match tokio::time::timeout(limits.header_timeout, acceptor.accept(tcp)).await {
-                        Ok(Ok(tls)) => tls,
-                        Ok(Err(e)) => {
-                            tracing::debug!(%addr, error = %e, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => return,
-                    };
+                    let tls =
+                        match tokio::time::timeout(limits.header_timeout, acceptor.accept(tcp))
+                            .await
+                        {
+                            Ok(Ok(tls)) => tls,
+                            Ok(Err(e)) => {
+                                tracing::debug!(%addr, error = %e, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => return,
+                        };
                     let identity = tls
                         .get_ref()
                         .1
@@ -187,7 +190,9 @@ pub enum ClientError {
 impl Client {
     /// A client using `tls` (with the client certificate and trust roots);
     /// plain `http://` URLs are allowed only when `allow_plain`.
-    pub fn new(tls: rustls::ClientConfig, allow_plain: bool, timeout: Duration) -> Client {
+    pub fn new(mut tls: rustls::ClientConfig, allow_plain: bool, timeout: Duration) -> Client {
+        // hyper-rustls sets ALPN itself from the enabled HTTP versions.
+        tls.alpn_protocols.clear();
         let builder = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls);
         let builder = if allow_plain {
             builder.https_or_http()

@@ -1,13 +1,18 @@
 //! The Jing-Jin-Ji 12345 interoperability gateway: configuration, TLS
-//! identity, routing, the HTTP plumbing and the simulated partners, behind
-//! the `gateway` command line (`cli`).
+//! identity, routing, the lifecycle, the durable store, the server and the
+//! simulated partners, behind the `gateway` command line (`cli`).
 #![forbid(unsafe_code)]
 
 pub mod certs;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod http;
+pub mod lifecycle;
+pub mod network;
 pub mod route;
+pub mod server;
 pub mod simulate;
+pub mod store;
 pub mod tls;
 pub mod wire;

@@ -12,6 +12,8 @@
 use adapters::Family;
 use schemas::{OwnerKind, Tables, Target, Ticket};
 
+pub use crate::lifecycle::HandoffKind;
+
 /// Where a hand-off goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Route {
@@ -23,41 +25,23 @@ pub struct Route {
     pub owner_kind: Option<OwnerKind>,
 }
 
-/// The three flows of the spec.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HandoffKind {
-    /// One-key transfer between city hotlines.
-    Transfer,
-    /// Hand-off to or from the enterprise hotline.
-    Enterprise,
-    /// Housing repair to a property unit.
-    Property,
-}
-
-impl HandoffKind {
-    /// Stable lower-case name (stored, logged).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HandoffKind::Transfer => "transfer",
-            HandoffKind::Enterprise => "enterprise",
-            HandoffKind::Property => "property",
-        }
-    }
-}
-
 /// Why a ticket cannot be routed. Each names the offending canonical field;
 /// [`RouteError::wire_field`] gives the sender's own field name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RouteError {
     /// The division code resolves to no hotline of the region.
-    #[error("division {division} does not belong to any 12345 hotline of Beijing, Tianjin or Hebei")]
+    #[error(
+        "division {division} does not belong to any 12345 hotline of Beijing, Tianjin or Hebei"
+    )]
     UnknownDivision {
         /// The code as sent.
         division: String,
     },
     /// The division resolves to the sender itself.
-    #[error("division {division} resolves to {partner}, the sender itself; a ticket cannot be transferred to its own hotline")]
+    #[error(
+        "division {division} resolves to {partner}, the sender itself; a ticket cannot be transferred to its own hotline"
+    )]
     SelfTransfer {
         /// The code as sent.
         division: String,
@@ -71,7 +55,9 @@ pub enum RouteError {
         partner: String,
     },
     /// A property hand-off about a compound not in the registry.
-    #[error("no registered central-government or military compound matches this address or community")]
+    #[error(
+        "no registered central-government or military compound matches this address or community"
+    )]
     UnknownCompound,
     /// The ticket names no target and no rule applies.
     #[error("the ticket names no target (transfer city, enterprise hotline or property unit)")]
@@ -125,12 +111,13 @@ pub fn route(
         }
     };
     let hotline = |division: &str| -> Result<Route, RouteError> {
-        let hotline = tables
-            .hotlines
-            .resolve(division)
-            .ok_or_else(|| RouteError::UnknownDivision {
-                division: division.to_owned(),
-            })?;
+        let hotline =
+            tables
+                .hotlines
+                .resolve(division)
+                .ok_or_else(|| RouteError::UnknownDivision {
+                    division: division.to_owned(),
+                })?;
         if hotline.partner_id == origin {
             return Err(RouteError::SelfTransfer {
                 division: division.to_owned(),
@@ -152,19 +139,21 @@ pub fn route(
     match &ticket.target {
         Some(Target::Hotline { division }) => hotline(division),
         Some(Target::Enterprise) => {
-            let partner = partners
-                .enterprise_hotline()
-                .ok_or_else(|| RouteError::NotConnected {
-                    partner: "the enterprise hotline".to_owned(),
-                })?;
+            let partner =
+                partners
+                    .enterprise_hotline()
+                    .ok_or_else(|| RouteError::NotConnected {
+                        partner: "the enterprise hotline".to_owned(),
+                    })?;
             Ok(Route {
                 partner: partner.to_owned(),
                 kind: HandoffKind::Enterprise,
                 owner_kind: None,
             })
         }
-        Some(Target::Property) => property_unit(ticket, tables, &connected)?
-            .ok_or(RouteError::UnknownCompound),
+        Some(Target::Property) => {
+            property_unit(ticket, tables, &connected)?.ok_or(RouteError::UnknownCompound)
+        }
         None => match property_unit(ticket, tables, &connected)? {
             Some(route) if is_housing(ticket) => Ok(route),
             _ if matches!(origin_family, Family::Open311Json | Family::Open311Xml) => {
@@ -228,7 +217,9 @@ mod tests {
 
     fn sample(family: Family, file: &str) -> Ticket {
         let bytes = std::fs::read(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../conformance-tests/samples").join(file),
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../conformance-tests/samples")
+                .join(file),
         )
         .unwrap();
         adapters::decode_ticket(family, &bytes, &tables()).unwrap()
@@ -239,18 +230,34 @@ mod tests {
         let t = tables();
         let mut ticket = sample(Family::BjJson, "bj-json/order.json");
         let r = route(&ticket, "bj12345", Family::BjJson, &t, &All).unwrap();
-        assert_eq!((r.partner.as_str(), r.kind), ("hb-131000", HandoffKind::Transfer));
-        ticket.target = Some(Target::Hotline { division: "140100".into() });
+        assert_eq!(
+            (r.partner.as_str(), r.kind),
+            ("hb-131000", HandoffKind::Transfer)
+        );
+        ticket.target = Some(Target::Hotline {
+            division: "140100".into(),
+        });
         assert_eq!(
             route(&ticket, "bj12345", Family::BjJson, &t, &All),
-            Err(RouteError::UnknownDivision { division: "140100".into() })
+            Err(RouteError::UnknownDivision {
+                division: "140100".into()
+            })
         );
-        ticket.target = Some(Target::Hotline { division: "130102".into() });
+        ticket.target = Some(Target::Hotline {
+            division: "130102".into(),
+        });
         let err = route(&ticket, "hb-130100", Family::HbSoap, &t, &All).unwrap_err();
         assert!(matches!(err, RouteError::SelfTransfer { .. }));
         assert_eq!(err.wire_field(Family::HbSoap), "MBCS");
-        ticket.target = Some(Target::Hotline { division: "130682".into() });
-        assert_eq!(route(&ticket, "bj12345", Family::BjJson, &t, &All).unwrap().partner, "hb-130682");
+        ticket.target = Some(Target::Hotline {
+            division: "130682".into(),
+        });
+        assert_eq!(
+            route(&ticket, "bj12345", Family::BjJson, &t, &All)
+                .unwrap()
+                .partner,
+            "hb-130682"
+        );
     }
 
     #[test]
@@ -258,13 +265,22 @@ mod tests {
         let t = tables();
         let ent = sample(Family::EntJson, "ent-json/ticket.json");
         let r = route(&ent, "bj-enterprise", Family::EntJson, &t, &All).unwrap();
-        assert_eq!((r.partner.as_str(), r.kind), ("bj12345", HandoffKind::Enterprise));
+        assert_eq!(
+            (r.partner.as_str(), r.kind),
+            ("bj12345", HandoffKind::Enterprise)
+        );
         let mut repair = sample(Family::PuJson, "pu-json/repair-order.json");
         repair.target = Some(Target::Property);
         let r = route(&repair, "bj12345", Family::BjJson, &t, &All).unwrap();
-        assert_eq!((r.partner.as_str(), r.owner_kind), ("pu-military-001", Some(OwnerKind::Military)));
+        assert_eq!(
+            (r.partner.as_str(), r.owner_kind),
+            ("pu-military-001", Some(OwnerKind::Military))
+        );
         repair.property = None;
         repair.location = None;
-        assert_eq!(route(&repair, "bj12345", Family::BjJson, &t, &All), Err(RouteError::UnknownCompound));
+        assert_eq!(
+            route(&repair, "bj12345", Family::BjJson, &t, &All),
+            Err(RouteError::UnknownCompound)
+        );
     }
 }

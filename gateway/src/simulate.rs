@@ -156,8 +156,15 @@ impl SimPartner {
 
     async fn handle(self: Arc<Self>, req: Request<Incoming>, _peer: Arc<Peer>) -> Response<Body> {
         if self.down.load(Ordering::SeqCst) {
-            let mut resp = respond(StatusCode::SERVICE_UNAVAILABLE, "text/plain", "down for maintenance");
-            resp.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+            let mut resp = respond(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "text/plain",
+                "down for maintenance",
+            );
+            resp.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from_static("1"),
+            );
             return resp;
         }
         let path = req.uri().path().to_owned();
@@ -197,8 +204,13 @@ impl SimPartner {
                     partner: self.id.clone(),
                     error: e.to_string(),
                 });
-                let body = adapters::encode_error(self.family, 400, "invalid delivery", &e.field_errors());
-                return respond(StatusCode::BAD_REQUEST, adapters::error_content_type(self.family), body);
+                let body =
+                    adapters::encode_error(self.family, 400, "invalid delivery", &e.field_errors());
+                return respond(
+                    StatusCode::BAD_REQUEST,
+                    adapters::error_content_type(self.family),
+                    body,
+                );
             }
         };
         self.received.lock().await.push(Delivery {
@@ -206,8 +218,13 @@ impl SimPartner {
             body: body.clone(),
             content_type,
         });
-        let own_id = (kind == Kind::Ticket)
-            .then(|| format!("SIM-{}-{}", self.id, self.counter.fetch_add(1, Ordering::SeqCst) + 1));
+        let own_id = (kind == Kind::Ticket).then(|| {
+            format!(
+                "SIM-{}-{}",
+                self.id,
+                self.counter.fetch_add(1, Ordering::SeqCst) + 1
+            )
+        });
         let _ = self.events.send(SimEvent::Received {
             partner: self.id.clone(),
             kind,
@@ -262,7 +279,10 @@ impl SimPartner {
             Family::HbSoap => {
                 let charset = adapters::xml::Charset::Gb18030;
                 let mut w = adapters::xml::Writer::new(charset);
-                w.open("soap:Envelope", &[("xmlns:soap", "http://schemas.xmlsoap.org/soap/envelope/")]);
+                w.open(
+                    "soap:Envelope",
+                    &[("xmlns:soap", "http://schemas.xmlsoap.org/soap/envelope/")],
+                );
                 w.open("soap:Body", &[]);
                 let op = match kind {
                     Kind::Ticket => "PushWorkOrderResponse",
@@ -300,7 +320,13 @@ impl SimPartner {
     /// Closes a resolved hand-off as its origin, with the caller satisfied.
     async fn close(self: Arc<Self>, handoff: String, own_id: String) {
         tokio::time::sleep(self.step_delay).await;
-        let update = self.status(&handoff, &own_id, Status::Closed, "已回访来电人，办结", Some(Satisfaction::Satisfied));
+        let update = self.status(
+            &handoff,
+            &own_id,
+            Status::Closed,
+            "已回访来电人，办结",
+            Some(Satisfaction::Satisfied),
+        );
         self.post_status(&handoff, update).await;
     }
 
@@ -350,7 +376,11 @@ impl SimPartner {
     }
 
     /// Posts a message of this partner's family to the gateway.
-    pub async fn submit(&self, kind: Kind, body: Vec<u8>) -> Result<crate::http::Reply, crate::http::ClientError> {
+    pub async fn submit(
+        &self,
+        kind: Kind,
+        body: Vec<u8>,
+    ) -> Result<crate::http::Reply, crate::http::ClientError> {
         let path = wire::inbound_path(self.family, kind).unwrap_or("/");
         let url = format!("{}{path}", self.gateway_url);
         let mut headers = vec![("content-type", self.family.content_type())];

@@ -122,13 +122,18 @@ mod tests {
     fn paths_and_content_types() {
         assert_eq!(
             inbound("/tj/v1/appeals/status"),
-            Some(Inbound { family: Family::TjXml, kind: Some(Kind::Status) })
+            Some(Inbound {
+                family: Family::TjXml,
+                kind: Some(Kind::Status)
+            })
         );
         assert_eq!(inbound("/tj/v1/appeal"), None);
         assert_eq!(outbound_suffix(Family::PuJson, Kind::Ticket), None);
         assert!(content_type_agrees(Family::HbSoap, Some("text/xml; charset=GB18030")).is_ok());
         assert!(content_type_agrees(Family::HbSoap, Some("text/xml; charset=utf-8")).is_err());
-        assert!(content_type_agrees(Family::BjJson, Some("application/json; charset=utf-8")).is_ok());
+        assert!(
+            content_type_agrees(Family::BjJson, Some("application/json; charset=utf-8")).is_ok()
+        );
         assert!(content_type_agrees(Family::BjJson, Some("text/plain")).is_err());
     }
 }

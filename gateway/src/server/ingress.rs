@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use adapters::{FieldError, Family};
+use adapters::{Family, FieldError};
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -31,7 +31,11 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, peer: Arc<Peer>) -> R
         (&Method::GET, "/healthz") => respond(StatusCode::OK, "text/plain", "ok\n"),
         (&Method::GET, "/readyz") => match app.store.targets_with_pending().await {
             Ok(_) => respond(StatusCode::OK, "text/plain", "ready\n"),
-            Err(e) => respond(StatusCode::SERVICE_UNAVAILABLE, "text/plain", format!("store: {e}\n")),
+            Err(e) => respond(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "text/plain",
+                format!("store: {e}\n"),
+            ),
         },
         (_, p) if p.starts_with("/pu/") => super::pu::handle(app, req, peer).await,
         (_, p) if p.starts_with("/open311/v2/") => super::open311::handle(app, req, peer).await,
@@ -44,7 +48,12 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, peer: Arc<Peer>) -> R
 }
 
 /// An error reply in `family`'s own format.
-pub fn refuse(family: Family, status: StatusCode, message: &str, errors: &[FieldError]) -> Response<Body> {
+pub fn refuse(
+    family: Family,
+    status: StatusCode,
+    message: &str,
+    errors: &[FieldError],
+) -> Response<Body> {
     let errors = if errors.is_empty() {
         vec![FieldError::new("body", message)]
     } else {
@@ -56,7 +65,11 @@ pub fn refuse(family: Family, status: StatusCode, message: &str, errors: &[Field
 
 /// The configured partner behind a request: its verified certificate's
 /// subject, or on a plain-HTTP development listener the partner header.
-pub fn identify<'a>(app: &'a App, peer: &Peer, headers: &http::HeaderMap) -> Option<&'a PartnerConfig> {
+pub fn identify<'a>(
+    app: &'a App,
+    peer: &Peer,
+    headers: &http::HeaderMap,
+) -> Option<&'a PartnerConfig> {
     match &peer.identity {
         Some(cn) => app.config.partner_by_identity(cn),
         None if app.config.server.plain_http => headers
@@ -69,7 +82,11 @@ pub fn identify<'a>(app: &'a App, peer: &Peer, headers: &http::HeaderMap) -> Opt
 
 /// Reads the body of a request from `family`, with the size limit; the
 /// error is the reply to send.
-pub async fn body_of(app: &App, family: Family, req: Request<Incoming>) -> Result<Bytes, Response<Body>> {
+pub async fn body_of(
+    app: &App,
+    family: Family,
+    req: Request<Incoming>,
+) -> Result<Bytes, Response<Body>> {
     let content_type = req
         .headers()
         .get(http::header::CONTENT_TYPE)
@@ -91,10 +108,18 @@ pub async fn body_of(app: &App, family: Family, req: Request<Incoming>) -> Resul
             "body too large",
             &[FieldError::new(
                 "body",
-                format!("over the limit of {} bytes", app.config.server.max_body_bytes),
+                format!(
+                    "over the limit of {} bytes",
+                    app.config.server.max_body_bytes
+                ),
             )],
         )),
-        Err(BodyError::Read(e)) => Err(refuse(family, StatusCode::BAD_REQUEST, "body could not be read", &[FieldError::new("body", e)])),
+        Err(BodyError::Read(e)) => Err(refuse(
+            family,
+            StatusCode::BAD_REQUEST,
+            "body could not be read",
+            &[FieldError::new("body", e)],
+        )),
     }
 }
 
@@ -103,7 +128,12 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// A push from a hotline or the enterprise hotline.
-async fn push(app: Arc<App>, req: Request<Incoming>, peer: &Peer, inbound: wire::Inbound) -> Response<Body> {
+async fn push(
+    app: Arc<App>,
+    req: Request<Incoming>,
+    peer: &Peer,
+    inbound: wire::Inbound,
+) -> Response<Body> {
     let family = inbound.family;
     let Some(partner) = identify(&app, peer, req.headers()).cloned() else {
         return refuse(
@@ -117,7 +147,10 @@ async fn push(app: Arc<App>, req: Request<Incoming>, peer: &Peer, inbound: wire:
         return refuse(
             family,
             StatusCode::FORBIDDEN,
-            &format!("partner {} speaks {}, not {family}", partner.id, partner.family),
+            &format!(
+                "partner {} speaks {}, not {family}",
+                partner.id, partner.family
+            ),
             &[],
         );
     }
@@ -151,7 +184,12 @@ type Refusal = (StatusCode, String, Vec<FieldError>);
 
 /// Reads an hb-soap envelope's operation and checks its SenderCode
 /// against the certificate: a mismatch is an impersonation.
-fn hb_operation(app: &App, partner: &PartnerConfig, soap_action: Option<&str>, body: &[u8]) -> Result<Kind, Refusal> {
+fn hb_operation(
+    app: &App,
+    partner: &PartnerConfig,
+    soap_action: Option<&str>,
+    body: &[u8],
+) -> Result<Kind, Refusal> {
     let (operation, sender) = adapters::hb::decode_envelope_operation(body)
         .map_err(|e| (StatusCode::BAD_REQUEST, e.to_string(), e.field_errors()))?;
     let kind = match operation {
@@ -164,7 +202,10 @@ fn hb_operation(app: &App, partner: &PartnerConfig, soap_action: Option<&str>, b
         return Err((
             StatusCode::BAD_REQUEST,
             format!("SOAPAction {action} does not name the operation in the body"),
-            vec![FieldError::new("SOAPAction", format!("expected {}", wire::soap_action(kind)))],
+            vec![FieldError::new(
+                "SOAPAction",
+                format!("expected {}", wire::soap_action(kind)),
+            )],
         ));
     }
     let expected = partner_division(&app.config, partner);
@@ -172,14 +213,26 @@ fn hb_operation(app: &App, partner: &PartnerConfig, soap_action: Option<&str>, b
         tracing::warn!(partner = %partner.id, "SenderCode does not match the client certificate");
         return Err((
             StatusCode::FORBIDDEN,
-            format!("SenderCode {sender} is not the division of the certificate's partner {}: impersonation refused", partner.id),
-            vec![FieldError::new("SenderCode", "does not match the client certificate")],
+            format!(
+                "SenderCode {sender} is not the division of the certificate's partner {}: impersonation refused",
+                partner.id
+            ),
+            vec![FieldError::new(
+                "SenderCode",
+                "does not match the client certificate",
+            )],
         ));
     }
     Ok(kind)
 }
 
-async fn record_refused(app: &App, partner: Option<&str>, raw_sha256: &str, status: StatusCode, reason: &str) {
+async fn record_refused(
+    app: &App,
+    partner: Option<&str>,
+    raw_sha256: &str,
+    status: StatusCode,
+    reason: &str,
+) {
     let refused = RefusedSubmission {
         partner: partner.map(str::to_owned),
         origin_ticket_id: None,
@@ -199,15 +252,32 @@ fn reason_of(errors: &[FieldError]) -> String {
 }
 
 /// A ticket: decode, route, commit, receipt.
-pub async fn submit_ticket(app: &App, partner: &PartnerConfig, body: &[u8], raw_sha256: String) -> Response<Body> {
+pub async fn submit_ticket(
+    app: &App,
+    partner: &PartnerConfig,
+    body: &[u8],
+    raw_sha256: String,
+) -> Response<Body> {
     let family = partner.family;
     let tables = &app.config.tables;
     let mut ticket = match adapters::decode_ticket(family, body, tables) {
         Ok(t) => t,
         Err(e) => {
             let errors = e.field_errors();
-            record_refused(app, Some(&partner.id), &raw_sha256, StatusCode::BAD_REQUEST, &reason_of(&errors)).await;
-            return refuse(family, StatusCode::BAD_REQUEST, "请求数据校验失败 (validation failed)", &errors);
+            record_refused(
+                app,
+                Some(&partner.id),
+                &raw_sha256,
+                StatusCode::BAD_REQUEST,
+                &reason_of(&errors),
+            )
+            .await;
+            return refuse(
+                family,
+                StatusCode::BAD_REQUEST,
+                "请求数据校验失败 (validation failed)",
+                &errors,
+            );
         }
     };
     ticket.origin_partner = Some(partner.id.clone());
@@ -215,7 +285,12 @@ pub async fn submit_ticket(app: &App, partner: &PartnerConfig, body: &[u8], raw_
 }
 
 /// Routes a decoded ticket and commits the hand-off.
-pub async fn commit_ticket(app: &App, partner: &PartnerConfig, ticket: schemas::Ticket, raw_sha256: String) -> Response<Body> {
+pub async fn commit_ticket(
+    app: &App,
+    partner: &PartnerConfig,
+    ticket: schemas::Ticket,
+    raw_sha256: String,
+) -> Response<Body> {
     let family = partner.family;
     let tables = &app.config.tables;
     let route = match route::route(&ticket, &partner.id, family, tables, app.config.as_ref()) {
@@ -225,15 +300,33 @@ pub async fn commit_ticket(app: &App, partner: &PartnerConfig, ticket: schemas::
                 RouteError::NotConnected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
                 _ => StatusCode::BAD_REQUEST,
             };
-            record_refused(app, Some(&partner.id), &raw_sha256, status, &format!("route: {}", e.wire_field(family))).await;
-            return refuse(family, status, "cannot route the ticket", &[FieldError::new(e.wire_field(family), e.to_string())]);
+            record_refused(
+                app,
+                Some(&partner.id),
+                &raw_sha256,
+                status,
+                &format!("route: {}", e.wire_field(family)),
+            )
+            .await;
+            return refuse(
+                family,
+                status,
+                "cannot route the ticket",
+                &[FieldError::new(e.wire_field(family), e.to_string())],
+            );
         }
     };
     let Some(target) = app.config.partner(&route.partner) else {
-        return refuse(family, StatusCode::UNPROCESSABLE_ENTITY, "target not connected", &[]);
+        return refuse(
+            family,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "target not connected",
+            &[],
+        );
     };
     let now = app.now();
-    let (ack_by, resolve_by) = lifecycle::deadlines(route.kind, ticket.urgency, now, &app.deadlines());
+    let (ack_by, resolve_by) =
+        lifecycle::deadlines(route.kind, ticket.urgency, now, &app.deadlines());
     let mut ticket = ticket;
     ticket.target_partner = Some(route.partner.clone());
     if let (Some(property), Some(owner)) = (ticket.property.as_mut(), route.owner_kind) {
@@ -267,12 +360,23 @@ pub async fn commit_ticket(app: &App, partner: &PartnerConfig, ticket: schemas::
         Ok(Submitted::Conflict { first, .. }) => refuse(
             family,
             StatusCode::CONFLICT,
-            &format!("this ticket id was submitted before with different content (hand-off {})", first.handoff_id),
-            &[FieldError::new(id_field(family), "already submitted with different content")],
+            &format!(
+                "this ticket id was submitted before with different content (hand-off {})",
+                first.handoff_id
+            ),
+            &[FieldError::new(
+                id_field(family),
+                "already submitted with different content",
+            )],
         ),
         Err(e) => {
             tracing::error!(error = %e, "store refused a submission");
-            refuse(family, StatusCode::SERVICE_UNAVAILABLE, "the gateway cannot store the ticket now; retry", &[])
+            refuse(
+                family,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the gateway cannot store the ticket now; retry",
+                &[],
+            )
         }
     }
 }
@@ -283,7 +387,11 @@ fn receipt_reply(family: Family, handoff_id: &str, audit_seq: u64) -> Response<B
     } else {
         StatusCode::ACCEPTED
     };
-    respond(status, family.content_type(), adapters::encode_receipt(family, handoff_id, audit_seq))
+    respond(
+        status,
+        family.content_type(),
+        adapters::encode_receipt(family, handoff_id, audit_seq),
+    )
 }
 
 /// The field that carries the origin ticket id.
@@ -325,34 +433,78 @@ fn status_field(family: Family) -> &'static str {
 }
 
 /// A status update from an origin or a target.
-async fn submit_status(app: &App, partner: &PartnerConfig, body: &[u8], raw_sha256: &str) -> Response<Body> {
+async fn submit_status(
+    app: &App,
+    partner: &PartnerConfig,
+    body: &[u8],
+    raw_sha256: &str,
+) -> Response<Body> {
     let family = partner.family;
     let mut update = match adapters::decode_status(family, body, &app.config.tables) {
         Ok(u) => u,
         Err(e) => {
             let errors = e.field_errors();
-            record_refused(app, Some(&partner.id), raw_sha256, StatusCode::BAD_REQUEST, &reason_of(&errors)).await;
-            return refuse(family, StatusCode::BAD_REQUEST, "请求数据校验失败 (validation failed)", &errors);
+            record_refused(
+                app,
+                Some(&partner.id),
+                raw_sha256,
+                StatusCode::BAD_REQUEST,
+                &reason_of(&errors),
+            )
+            .await;
+            return refuse(
+                family,
+                StatusCode::BAD_REQUEST,
+                "请求数据校验失败 (validation failed)",
+                &errors,
+            );
         }
     };
     // Checked against the certificate already; it says nothing to others.
-    update.extensions.remove(adapters::hb::SENDER_CODE_EXTENSION);
+    update
+        .extensions
+        .remove(adapters::hb::SENDER_CODE_EXTENSION);
     let Some(handoff_id) = update.handoff_id.clone() else {
-        return refuse(family, StatusCode::BAD_REQUEST, "the hand-off reference is required", &[FieldError::new(ref_field(family), "is required")]);
+        return refuse(
+            family,
+            StatusCode::BAD_REQUEST,
+            "the hand-off reference is required",
+            &[FieldError::new(ref_field(family), "is required")],
+        );
     };
     apply_status(app, partner, &handoff_id, update).await
 }
 
 /// Applies a status from `partner` to a hand-off it is part of.
-pub async fn apply_status(app: &App, partner: &PartnerConfig, handoff_id: &str, update: StatusUpdate) -> Response<Body> {
+pub async fn apply_status(
+    app: &App,
+    partner: &PartnerConfig,
+    handoff_id: &str,
+    update: StatusUpdate,
+) -> Response<Body> {
     let family = partner.family;
-    let not_found = || refuse(family, StatusCode::NOT_FOUND, "no such hand-off", &[FieldError::new(ref_field(family), format!("no hand-off {handoff_id} involves {}", partner.id))]);
+    let not_found = || {
+        refuse(
+            family,
+            StatusCode::NOT_FOUND,
+            "no such hand-off",
+            &[FieldError::new(
+                ref_field(family),
+                format!("no hand-off {handoff_id} involves {}", partner.id),
+            )],
+        )
+    };
     let handoff = match app.store.handoff(handoff_id).await {
         Ok(Some(h)) => h,
         Ok(None) => return not_found(),
         Err(e) => {
             tracing::error!(error = %e, "store read failed");
-            return refuse(family, StatusCode::SERVICE_UNAVAILABLE, "the gateway cannot read the hand-off now; retry", &[]);
+            return refuse(
+                family,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the gateway cannot read the hand-off now; retry",
+                &[],
+            );
         }
     };
     let (side, other) = if handoff.target_partner == partner.id {
@@ -364,11 +516,20 @@ pub async fn apply_status(app: &App, partner: &PartnerConfig, handoff_id: &str, 
         return not_found();
     };
     let status = update.status;
-    match app.store.apply_status(handoff_id, update, side, app.notify(other)).await {
+    match app
+        .store
+        .apply_status(handoff_id, update, side, app.notify(other))
+        .await
+    {
         Ok(outcome) => match outcome.verdict {
             Verdict::Refuse(refusal) => {
                 tracing::warn!(%handoff_id, partner = %partner.id, "status transition refused");
-                refuse(family, StatusCode::CONFLICT, &refusal.to_string(), &[FieldError::new(status_field(family), refusal.to_string())])
+                refuse(
+                    family,
+                    StatusCode::CONFLICT,
+                    &refusal.to_string(),
+                    &[FieldError::new(status_field(family), refusal.to_string())],
+                )
             }
             verdict => {
                 if matches!(verdict, Verdict::Apply | Verdict::Notice) {
@@ -385,7 +546,12 @@ pub async fn apply_status(app: &App, partner: &PartnerConfig, handoff_id: &str, 
         },
         Err(e) => {
             tracing::error!(error = %e, "store refused a status");
-            refuse(family, StatusCode::SERVICE_UNAVAILABLE, "the gateway cannot store the status now; retry", &[])
+            refuse(
+                family,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the gateway cannot store the status now; retry",
+                &[],
+            )
         }
     }
 }

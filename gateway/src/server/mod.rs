@@ -81,6 +81,12 @@ impl App {
         }
     }
 
+    /// A hand-off's origin, target and state, for people to read.
+    pub async fn summary(&self, id: &str) -> Option<(String, String, &'static str)> {
+        let h = self.store.handoff(id).await.ok().flatten()?;
+        Some((h.origin_partner, h.target_partner, h.state.as_str()))
+    }
+
     /// A notification target, when `partner` is configured.
     pub fn notify(&self, partner: &str) -> Option<Notify> {
         self.config.partner(partner).map(|p| Notify {
@@ -173,7 +179,10 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = Vec::new();
     tasks.push(tokio::spawn(outbox::run(app.clone(), shutdown_rx.clone())));
-    tasks.push(tokio::spawn(sweep_deadlines(app.clone(), shutdown_rx.clone())));
+    tasks.push(tokio::spawn(sweep_deadlines(
+        app.clone(),
+        shutdown_rx.clone(),
+    )));
     let limits = Limits {
         header_timeout: config.server.header_timeout,
         max_concurrent: config.server.max_concurrent_requests,
@@ -230,7 +239,9 @@ async fn sweep_deadlines(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
                     app.queued();
                 }
                 Ok(None) => {}
-                Err(e) => tracing::error!(handoff_id = %handoff.id, error = %e, "cannot flag overdue"),
+                Err(e) => {
+                    tracing::error!(handoff_id = %handoff.id, error = %e, "cannot flag overdue")
+                }
             }
         }
     }

@@ -36,7 +36,8 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
                 for target in targets {
                     let running = workers.get(&target).is_some_and(|h| !h.is_finished());
                     if !running {
-                        let task = tokio::spawn(worker(app.clone(), target.clone(), shutdown.clone()));
+                        let task =
+                            tokio::spawn(worker(app.clone(), target.clone(), shutdown.clone()));
                         workers.insert(target, task);
                     }
                 }
@@ -57,7 +58,10 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
 /// What one attempt came to.
 enum Attempt {
     Delivered(Option<String>),
-    Retry { error: String, retry_after: Option<Duration> },
+    Retry {
+        error: String,
+        retry_after: Option<Duration>,
+    },
     Permanent(String),
     /// A pull partner's repair order, waiting for the liaison's ack.
     Waiting,
@@ -91,7 +95,16 @@ async fn worker(app: Arc<App>, target: String, mut shutdown: watch::Receiver<boo
             let handoff = match app.store.handoff(&item.handoff_id).await {
                 Ok(Some(h)) => h,
                 _ => {
-                    record(&app, &item, DeliveryResult::Dead { error: "hand-off not found".into(), at: app.now() }, None).await;
+                    record(
+                        &app,
+                        &item,
+                        DeliveryResult::Dead {
+                            error: "hand-off not found".into(),
+                            at: app.now(),
+                        },
+                        None,
+                    )
+                    .await;
                     continue;
                 }
             };
@@ -102,12 +115,23 @@ async fn worker(app: Arc<App>, target: String, mut shutdown: watch::Receiver<boo
                 Attempt::Delivered(target_ticket_id) => {
                     breaker.failures = 0;
                     let notify = match item.payload {
-                        OutboxPayload::Ticket(_) if handoff.target_partner == target => app.notify(&handoff.origin_partner),
+                        OutboxPayload::Ticket(_) if handoff.target_partner == target => {
+                            app.notify(&handoff.origin_partner)
+                        }
                         _ => None,
                     };
                     let at = app.now();
                     tracing::info!(handoff_id = %item.handoff_id, %target, "delivered");
-                    record(&app, &item, DeliveryResult::Delivered { target_ticket_id, at }, notify).await;
+                    record(
+                        &app,
+                        &item,
+                        DeliveryResult::Delivered {
+                            target_ticket_id,
+                            at,
+                        },
+                        notify,
+                    )
+                    .await;
                     app.queued();
                 }
                 Attempt::Waiting => {
@@ -116,26 +140,51 @@ async fn worker(app: Arc<App>, target: String, mut shutdown: watch::Receiver<boo
                 }
                 Attempt::Permanent(error) => {
                     tracing::error!(handoff_id = %item.handoff_id, %target, %error, "delivery refused for good: dead-lettered");
-                    record(&app, &item, DeliveryResult::Dead { error, at: app.now() }, None).await;
+                    record(
+                        &app,
+                        &item,
+                        DeliveryResult::Dead {
+                            error,
+                            at: app.now(),
+                        },
+                        None,
+                    )
+                    .await;
                 }
                 Attempt::Retry { error, retry_after } => {
                     breaker.failures += 1;
                     let at = app.now();
                     let policy = &app.config.delivery;
-                    let age = at.signed_duration_since(item.created_at).to_std().unwrap_or_default();
+                    let age = at
+                        .signed_duration_since(item.created_at)
+                        .to_std()
+                        .unwrap_or_default();
                     if item.attempts + 1 >= policy.max_attempts || age >= policy.max_age {
                         tracing::error!(handoff_id = %item.handoff_id, %target, %error, "delivery failed too often: dead-lettered");
                         record(&app, &item, DeliveryResult::Dead { error, at }, None).await;
                         continue;
                     }
-                    let delay = backoff(&app, item.attempts, item.id).max(retry_after.unwrap_or_default());
+                    let delay =
+                        backoff(&app, item.attempts, item.id).max(retry_after.unwrap_or_default());
                     tracing::warn!(handoff_id = %item.handoff_id, %target, %error, retry_in_ms = delay.as_millis() as u64, "delivery failed; will retry");
-                    let next_attempt_at = at + chrono::Duration::from_std(delay).unwrap_or_default();
-                    record(&app, &item, DeliveryResult::Failed { error, next_attempt_at, at }, None).await;
+                    let next_attempt_at =
+                        at + chrono::Duration::from_std(delay).unwrap_or_default();
+                    record(
+                        &app,
+                        &item,
+                        DeliveryResult::Failed {
+                            error,
+                            next_attempt_at,
+                            at,
+                        },
+                        None,
+                    )
+                    .await;
                     if breaker.failures >= policy.breaker_failures {
                         tracing::warn!(%target, "circuit breaker open");
                         breaker.failures = policy.breaker_failures.saturating_sub(1);
-                        sleep_or_stop(policy.breaker_cooldown.max(delay), &mut shutdown, None).await;
+                        sleep_or_stop(policy.breaker_cooldown.max(delay), &mut shutdown, None)
+                            .await;
                     }
                     // Later messages wait behind this one: order is kept.
                     break;
@@ -146,7 +195,9 @@ async fn worker(app: Arc<App>, target: String, mut shutdown: watch::Receiver<boo
             let next = app.store.next_due(&target).await.ok().flatten();
             let wait = match next {
                 None => return,
-                Some(at) => until(&app, at).clamp(Duration::from_millis(20), Duration::from_secs(1)),
+                Some(at) => {
+                    until(&app, at).clamp(Duration::from_millis(20), Duration::from_secs(1))
+                }
             };
             if sleep_or_stop(wait, &mut shutdown, Some(&mut wake)).await {
                 return;
@@ -156,7 +207,11 @@ async fn worker(app: Arc<App>, target: String, mut shutdown: watch::Receiver<boo
 }
 
 /// Sleeps `wait`, or until woken; true when the gateway is stopping.
-async fn sleep_or_stop(wait: Duration, shutdown: &mut watch::Receiver<bool>, wake: Option<&mut watch::Receiver<u64>>) -> bool {
+async fn sleep_or_stop(
+    wait: Duration,
+    shutdown: &mut watch::Receiver<bool>,
+    wake: Option<&mut watch::Receiver<u64>>,
+) -> bool {
     match wake {
         Some(wake) => tokio::select! {
             _ = tokio::time::sleep(wait) => false,
@@ -171,7 +226,9 @@ async fn sleep_or_stop(wait: Duration, shutdown: &mut watch::Receiver<bool>, wak
 }
 
 fn until(app: &App, at: Timestamp) -> Duration {
-    at.signed_duration_since(app.now()).to_std().unwrap_or_default()
+    at.signed_duration_since(app.now())
+        .to_std()
+        .unwrap_or_default()
 }
 
 /// `initial × 2^attempts`, capped, with up to 50 % jitter taken from the
@@ -188,14 +245,24 @@ fn backoff(app: &App, attempts: u32, id: i64) -> Duration {
     base.mul_f64(1.0 - jitter)
 }
 
-async fn record(app: &App, item: &OutboxItem, result: DeliveryResult, notify: Option<crate::store::Notify>) {
+async fn record(
+    app: &App,
+    item: &OutboxItem,
+    result: DeliveryResult,
+    notify: Option<crate::store::Notify>,
+) {
     if let Err(e) = app.store.record_delivery(item.id, result, notify).await {
         tracing::error!(outbox_id = item.id, error = %e, "cannot record a delivery outcome");
     }
 }
 
 /// One delivery attempt.
-async fn attempt(app: &App, partner: &PartnerConfig, item: &OutboxItem, handoff: &HandoffRecord) -> Attempt {
+async fn attempt(
+    app: &App,
+    partner: &PartnerConfig,
+    item: &OutboxItem,
+    handoff: &HandoffRecord,
+) -> Attempt {
     let Some(endpoint) = partner.endpoint.as_deref() else {
         return match item.payload {
             OutboxPayload::Status(_) => Attempt::Delivered(None),
@@ -207,8 +274,13 @@ async fn attempt(app: &App, partner: &PartnerConfig, item: &OutboxItem, handoff:
         OutboxPayload::Ticket(ticket) => {
             let mut ticket = (**ticket).clone();
             ticket.handoff_id = Some(handoff.id.clone());
-            ticket.origin_partner.get_or_insert_with(|| handoff.origin_partner.clone());
-            (Kind::Ticket, adapters::encode_ticket(family, &ticket, &app.config.tables))
+            ticket
+                .origin_partner
+                .get_or_insert_with(|| handoff.origin_partner.clone());
+            (
+                Kind::Ticket,
+                adapters::encode_ticket(family, &ticket, &app.config.tables),
+            )
         }
         OutboxPayload::Status(status) => {
             let mut status = status.clone();
@@ -217,19 +289,31 @@ async fn attempt(app: &App, partner: &PartnerConfig, item: &OutboxItem, handoff:
             status.ticket_id = Some(if toward_origin {
                 handoff.origin_ticket_id.clone()
             } else {
-                handoff.target_ticket_id.clone().unwrap_or_else(|| handoff.origin_ticket_id.clone())
+                handoff
+                    .target_ticket_id
+                    .clone()
+                    .unwrap_or_else(|| handoff.origin_ticket_id.clone())
             });
             if family == Family::HbSoap {
                 // The SenderCode of a feedback is the hotline whose status it carries.
-                let carrier = if toward_origin { &handoff.target_partner } else { &handoff.origin_partner };
+                let carrier = if toward_origin {
+                    &handoff.target_partner
+                } else {
+                    &handoff.origin_partner
+                };
                 let division = app
                     .config
                     .partner(carrier)
                     .and_then(|p| partner_division(&app.config, p))
                     .unwrap_or_else(|| adapters::hb::DEFAULT_SENDER_CODE.to_owned());
-                status.extensions.insert(adapters::hb::SENDER_CODE_EXTENSION.to_owned(), division);
+                status
+                    .extensions
+                    .insert(adapters::hb::SENDER_CODE_EXTENSION.to_owned(), division);
             }
-            (Kind::Status, adapters::encode_status(family, &status, &app.config.tables))
+            (
+                Kind::Status,
+                adapters::encode_status(family, &status, &app.config.tables),
+            )
         }
     };
     let bytes = match encoded {
@@ -269,7 +353,10 @@ async fn attempt(app: &App, partner: &PartnerConfig, item: &OutboxItem, handoff:
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs);
-    if status == http::StatusCode::TOO_MANY_REQUESTS || status.is_server_error() || status == http::StatusCode::REQUEST_TIMEOUT {
+    if status == http::StatusCode::TOO_MANY_REQUESTS
+        || status.is_server_error()
+        || status == http::StatusCode::REQUEST_TIMEOUT
+    {
         Attempt::Retry {
             error: format!("HTTP {status}"),
             retry_after,

@@ -1,5 +1,8 @@
-//! The command line: `translate`, `check-config`, `certs generate` (and, as
-//! they land, serve, demo, handoffs, audit).
+//! The command line: `serve`, `demo`, `translate`, `check-config`,
+//! `handoffs`, `certs generate`.
+
+mod handoffs;
+mod serve;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -52,6 +55,31 @@ enum Command {
     CheckConfig {
         /// The TOML configuration file.
         file: PathBuf,
+    },
+    /// Run the gateway: the partner listener, delivery and deadlines.
+    Serve {
+        /// The TOML configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Write logs as JSON lines.
+        #[arg(long)]
+        log_json: bool,
+    },
+    /// Run the gateway with simulated partners on loopback and the three
+    /// flows end to end (certs-example/demo.toml); exits 0 once every
+    /// hand-off is closed.
+    Demo {
+        /// Keep the gateway and the partners running afterwards.
+        #[arg(long)]
+        keep_running: bool,
+    },
+    /// Inspect and replay hand-offs in the store.
+    Handoffs {
+        /// The TOML configuration file (for the store's path).
+        #[arg(long, short)]
+        config: PathBuf,
+        #[command(subcommand)]
+        command: handoffs::HandoffsCommand,
     },
     /// Development certificates.
     Certs {
@@ -107,6 +135,9 @@ pub fn run() -> ExitCode {
             file.as_deref(),
         ),
         Command::CheckConfig { file } => check_config(&file),
+        Command::Serve { config, log_json } => serve::serve(&config, log_json),
+        Command::Demo { keep_running } => serve::demo(keep_running),
+        Command::Handoffs { config, command } => handoffs::run(&config, command),
         Command::Certs {
             command: CertsCommand::Generate { out, partners },
         } => certs_generate(&out, &partners),

@@ -1,0 +1,461 @@
+//! The embedded store: one SQLite file in WAL mode.
+//!
+//! Writes: one writer thread owns the only read-write connection. Callers
+//! send it commands over a channel, each with a oneshot for the reply. The
+//! writer takes every command waiting (up to [`BATCH`]), runs each inside
+//! its own SAVEPOINT of one transaction (a failing command rolls back only
+//! its own savepoint and gets its own error), commits once, and only then
+//! replies to all of them (group commit). With `synchronous=FULL` the
+//! commit is on disk (the WAL fsync'd) before anyone hears of it.
+//!
+//! Reads: run on blocking threads over a small pool of read-only
+//! connections; WAL lets them proceed while the writer commits.
+
+mod codec;
+mod deliver;
+mod read;
+mod write;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+use schemas::{StatusUpdate, Timestamp};
+use tokio::sync::{mpsc, oneshot};
+
+use self::codec::IdGen;
+use self::write::Tx;
+use super::{
+    DeliveryRecorded, DeliveryResult, EventRecord, HandoffFilter, HandoffRecord, HistoryRecord,
+    NewHandoff, Notify, OutboxItem, RefusedSubmission, StatusOutcome, Store, StoreError, Submitted,
+};
+use crate::lifecycle::{Overdue, Side};
+
+/// The schema, applied to a new file.
+const SCHEMA: &str = include_str!("sqlite/schema.sql");
+/// The schema version this gateway writes (`PRAGMA user_version`).
+const SCHEMA_VERSION: i64 = 1;
+/// The most commands one transaction takes.
+pub const BATCH: usize = 256;
+/// Commands that may wait for the writer before senders wait too.
+const QUEUE: usize = 4 * BATCH;
+/// Idle read connections kept open.
+const IDLE_READERS: usize = 4;
+/// How long a connection waits for a lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+/// A command waiting for the writer.
+trait Command: Send {
+    /// Runs the command inside its savepoint; returns what to reply once
+    /// the transaction's fate is known.
+    fn run(self: Box<Self>, tx: &mut Tx<'_>) -> Box<dyn Finish>;
+    /// Replies with `error` without running.
+    fn fail(self: Box<Self>, error: StoreError);
+}
+
+/// A command that ran and waits for the commit.
+trait Finish: Send {
+    /// True when the command itself succeeded (its savepoint is kept).
+    fn ok(&self) -> bool;
+    /// Replies: the command's result if the commit succeeded (or its own
+    /// error), else the commit's error.
+    fn finish(self: Box<Self>, commit: std::result::Result<(), &str>);
+}
+
+struct Op<F, T> {
+    run: F,
+    reply: oneshot::Sender<Result<T>>,
+}
+
+struct Done<T> {
+    result: Result<T>,
+    reply: oneshot::Sender<Result<T>>,
+}
+
+impl<F, T> Command for Op<F, T>
+where
+    F: FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    fn run(self: Box<Self>, tx: &mut Tx<'_>) -> Box<dyn Finish> {
+        let result = (self.run)(tx);
+        Box::new(Done {
+            result,
+            reply: self.reply,
+        })
+    }
+
+    fn fail(self: Box<Self>, error: StoreError) {
+        // The caller may have gone away; nothing to do then.
+        let _ = self.reply.send(Err(error));
+    }
+}
+
+impl<T: Send + 'static> Finish for Done<T> {
+    fn ok(&self) -> bool {
+        self.result.is_ok()
+    }
+
+    fn finish(self: Box<Self>, commit: std::result::Result<(), &str>) {
+        let out = match (self.result, commit) {
+            (Err(own), _) => Err(own),
+            (Ok(value), Ok(())) => Ok(value),
+            (Ok(_), Err(why)) => Err(StoreError::Commit(why.to_owned())),
+        };
+        let _ = self.reply.send(out);
+    }
+}
+
+/// The read-only connections.
+struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    fn with<T>(&self, query: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let pooled = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => {
+                let conn = Connection::open_with_flags(
+                    &self.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                conn.busy_timeout(BUSY_TIMEOUT)?;
+                conn
+            }
+        };
+        let result = query(&conn);
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if idle.len() < IDLE_READERS {
+            idle.push(conn);
+        }
+        result
+    }
+}
+
+/// The SQLite store. Cheap to share behind an `Arc`; dropping it lets the
+/// writer finish every queued command, then waits for it.
+pub struct SqliteStore {
+    path: PathBuf,
+    sender: Option<mpsc::Sender<Box<dyn Command>>>,
+    writer: Option<JoinHandle<()>>,
+    readers: Arc<Readers>,
+    commits: Arc<AtomicU64>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store at `path`, and starts its
+    /// writer thread.
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        let opened = |source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(opened)?;
+        prepare(&conn).map_err(|e| match e {
+            StoreError::Sqlite(source) => opened(source),
+            other => other,
+        })?;
+        let last_id: Option<String> = conn
+            .query_row("SELECT MAX(id) FROM handoffs", [], |r| r.get(0))
+            .map_err(opened)?;
+        let ids = IdGen::after(last_id.as_deref())?;
+        let (sender, receiver) = mpsc::channel(QUEUE);
+        let commits = Arc::new(AtomicU64::new(0));
+        let writer = {
+            let commits = Arc::clone(&commits);
+            std::thread::Builder::new()
+                .name("store-writer".into())
+                .spawn(move || writer(conn, ids, receiver, &commits))
+                .map_err(StoreError::Spawn)?
+        };
+        Ok(SqliteStore {
+            path: path.to_owned(),
+            sender: Some(sender),
+            writer: Some(writer),
+            readers: Arc::new(Readers {
+                path: path.to_owned(),
+                idle: Mutex::new(Vec::new()),
+            }),
+            commits,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// How many transactions the writer has committed since opening (each
+    /// holds one or more commands).
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
+    }
+
+    /// Runs `run` on the writer and waits for the commit.
+    async fn write<T: Send + 'static>(
+        &self,
+        run: impl FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let sender = self.sender.as_ref().ok_or(StoreError::Closed)?;
+        let (reply, answer) = oneshot::channel();
+        sender
+            .send(Box::new(Op { run, reply }))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs `query` on a read connection on a blocking thread.
+    async fn read<T: Send + 'static>(
+        &self,
+        query: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| StoreError::NoRuntime)?;
+        let readers = Arc::clone(&self.readers);
+        runtime
+            .spawn_blocking(move || readers.with(query))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        // Closing the channel ends the writer once it has run every
+        // queued command.
+        self.sender = None;
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+/// Configures the write connection and creates or checks the schema.
+fn prepare(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Corrupt(format!(
+            "the database refused WAL mode (journal_mode is {mode})"
+        )));
+    }
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    match version {
+        0 => {
+            conn.execute_batch(&format!(
+                "BEGIN IMMEDIATE; {SCHEMA}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            ))
+            .inspect_err(|_| {
+                let _ = conn.execute_batch("ROLLBACK");
+            })?;
+            Ok(())
+        }
+        SCHEMA_VERSION => Ok(()),
+        found => Err(StoreError::SchemaVersion {
+            found,
+            supported: SCHEMA_VERSION,
+        }),
+    }
+}
+
+/// The writer thread: batches, savepoints, one commit, then the replies.
+fn writer(
+    conn: Connection,
+    mut ids: IdGen,
+    mut receiver: mpsc::Receiver<Box<dyn Command>>,
+    commits: &AtomicU64,
+) {
+    let mut batch: Vec<Box<dyn Command>> = Vec::with_capacity(BATCH);
+    while receiver.blocking_recv_many(&mut batch, BATCH) > 0 {
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            let why = e.to_string();
+            for command in batch.drain(..) {
+                command.fail(StoreError::Commit(why.clone()));
+            }
+            continue;
+        }
+        let mut done: Vec<Box<dyn Finish>> = Vec::with_capacity(batch.len());
+        let mut broken: Option<String> = None;
+        for command in batch.drain(..) {
+            if let Some(why) = &broken {
+                command.fail(StoreError::Commit(why.clone()));
+                continue;
+            }
+            if let Err(e) = conn.execute_batch("SAVEPOINT command") {
+                broken = Some(e.to_string());
+                command.fail(StoreError::Commit(e.to_string()));
+                continue;
+            }
+            let (system_now, now) = codec::clock();
+            let mut tx = Tx {
+                conn: &conn,
+                ids: &mut ids,
+                system_now,
+                now,
+            };
+            let finished = command.run(&mut tx);
+            let settle = if finished.ok() {
+                "RELEASE command"
+            } else {
+                "ROLLBACK TO command; RELEASE command"
+            };
+            done.push(finished);
+            // SQLite rolls the whole transaction back on some errors (disk
+            // full, I/O): then nothing of the batch can be committed.
+            if conn.is_autocommit() {
+                broken = Some("the transaction was rolled back by the database".into());
+            } else if let Err(e) = conn.execute_batch(settle) {
+                broken = Some(e.to_string());
+            }
+        }
+        let outcome = match broken {
+            Some(why) => Err(why),
+            None => conn.execute_batch("COMMIT").map_err(|e| e.to_string()),
+        };
+        match &outcome {
+            Ok(()) => {
+                commits.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(_) => {
+                if !conn.is_autocommit() {
+                    let _ = conn.execute_batch("ROLLBACK");
+                }
+            }
+        }
+        for finished in done {
+            finished.finish(outcome.as_ref().map(|_| ()).map_err(String::as_str));
+        }
+    }
+}
+
+impl Store for SqliteStore {
+    async fn submit(&self, new: NewHandoff) -> Result<Submitted> {
+        self.write(move |tx| write::submit(tx, new)).await
+    }
+
+    async fn apply_status(
+        &self,
+        handoff_id: &str,
+        update: StatusUpdate,
+        side: Side,
+        notify: Option<Notify>,
+    ) -> Result<StatusOutcome> {
+        let id = handoff_id.to_owned();
+        self.write(move |tx| write::apply_status(tx, &id, update, side, notify))
+            .await
+    }
+
+    async fn record_refused(&self, refused: RefusedSubmission) -> Result<u64> {
+        self.write(move |tx| write::record_refused(tx, refused))
+            .await
+    }
+
+    async fn due_deliveries(
+        &self,
+        target_partner: &str,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<OutboxItem>> {
+        let target = target_partner.to_owned();
+        self.read(move |c| read::due_deliveries(c, &target, &now, limit))
+            .await
+    }
+
+    async fn next_due(&self, target_partner: &str) -> Result<Option<Timestamp>> {
+        let target = target_partner.to_owned();
+        self.read(move |c| read::next_due(c, &target)).await
+    }
+
+    async fn record_delivery(
+        &self,
+        outbox_id: i64,
+        result: DeliveryResult,
+        notify: Option<Notify>,
+    ) -> Result<DeliveryRecorded> {
+        self.write(move |tx| deliver::record_delivery(tx, outbox_id, result, notify))
+            .await
+    }
+
+    async fn redeliver(&self, handoff_id: &str, now: Timestamp) -> Result<usize> {
+        let id = handoff_id.to_owned();
+        self.write(move |tx| deliver::redeliver(tx, &id, now)).await
+    }
+
+    async fn targets_with_pending(&self) -> Result<Vec<String>> {
+        self.read(read::targets_with_pending).await
+    }
+
+    async fn handoff(&self, id: &str) -> Result<Option<HandoffRecord>> {
+        let id = id.to_owned();
+        self.read(move |c| read::handoff(c, &id)).await
+    }
+
+    async fn history(&self, id: &str) -> Result<Vec<HistoryRecord>> {
+        let id = id.to_owned();
+        self.read(move |c| read::history(c, &id)).await
+    }
+
+    async fn events(&self, id: &str) -> Result<Vec<EventRecord>> {
+        let id = id.to_owned();
+        self.read(move |c| read::events(c, &id)).await
+    }
+
+    async fn outbox(&self, id: &str) -> Result<Vec<OutboxItem>> {
+        let id = id.to_owned();
+        self.read(move |c| read::outbox(c, &id)).await
+    }
+
+    async fn list_handoffs(&self, filter: HandoffFilter) -> Result<Vec<HandoffRecord>> {
+        self.read(move |c| read::list_handoffs(c, &filter)).await
+    }
+
+    async fn overdue_candidates(&self, now: Timestamp) -> Result<Vec<(HandoffRecord, Overdue)>> {
+        self.read(move |c| read::overdue_candidates(c, &now)).await
+    }
+
+    async fn mark_overdue(
+        &self,
+        handoff_id: &str,
+        which: Overdue,
+        now: Timestamp,
+        notify: Option<Notify>,
+        escalate: Option<Notify>,
+    ) -> Result<Option<StatusOutcome>> {
+        let id = handoff_id.to_owned();
+        self.write(move |tx| deliver::mark_overdue(tx, &id, which, now, notify, escalate))
+            .await
+    }
+
+    async fn unit_orders(&self, unit_id: &str, open_only: bool) -> Result<Vec<HandoffRecord>> {
+        let unit = unit_id.to_owned();
+        self.read(move |c| read::unit_orders(c, &unit, open_only))
+            .await
+    }
+
+    async fn unit_order(&self, unit_id: &str, handoff_id: &str) -> Result<Option<HandoffRecord>> {
+        let unit = unit_id.to_owned();
+        let id = handoff_id.to_owned();
+        self.read(move |c| read::unit_order(c, &unit, &id)).await
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests;

@@ -1,0 +1,192 @@
+//! The read queries. Each runs on a read-only connection as one
+//! statement, so it sees one committed snapshot.
+
+use rusqlite::{Connection, Params, Row, params};
+use schemas::Timestamp;
+
+use super::codec::{self, EVENT_COLUMNS, HANDOFF_COLUMNS, HISTORY_COLUMNS, OUTBOX_COLUMNS, ms};
+use crate::lifecycle::{self, Overdue};
+use crate::store::{
+    EventRecord, HandoffFilter, HandoffRecord, HistoryRecord, OutboxItem, StoreError,
+};
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+/// The number of rows a list returns when the caller gives no limit.
+const DEFAULT_LIMIT: usize = 100;
+/// The most rows any list returns.
+const MAX_LIMIT: usize = 10_000;
+
+/// Runs `sql` and converts every row with `convert`.
+fn all<T, P: Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+    convert: fn(&Row<'_>) -> Result<T>,
+) -> Result<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(convert(row)?);
+    }
+    Ok(out)
+}
+
+fn limit(n: usize) -> i64 {
+    let n = if n == 0 {
+        DEFAULT_LIMIT
+    } else {
+        n.min(MAX_LIMIT)
+    };
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+pub(super) fn handoff(conn: &Connection, id: &str) -> Result<Option<HandoffRecord>> {
+    let sql = format!("SELECT {HANDOFF_COLUMNS} FROM handoffs h WHERE h.id = ?1");
+    Ok(all(conn, &sql, [id], codec::handoff)?.into_iter().next())
+}
+
+pub(super) fn history(conn: &Connection, id: &str) -> Result<Vec<HistoryRecord>> {
+    let sql =
+        format!("SELECT {HISTORY_COLUMNS} FROM status_history WHERE handoff_id = ?1 ORDER BY seq");
+    all(conn, &sql, [id], codec::history)
+}
+
+pub(super) fn events(conn: &Connection, id: &str) -> Result<Vec<EventRecord>> {
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE handoff_id = ?1 ORDER BY seq");
+    all(conn, &sql, [id], codec::event)
+}
+
+pub(super) fn outbox(conn: &Connection, id: &str) -> Result<Vec<OutboxItem>> {
+    let sql = format!(
+        "SELECT {OUTBOX_COLUMNS} FROM outbox o JOIN handoffs h ON h.id = o.handoff_id \
+         WHERE o.handoff_id = ?1 ORDER BY o.id"
+    );
+    all(conn, &sql, [id], codec::outbox)
+}
+
+pub(super) fn list_handoffs(
+    conn: &Connection,
+    filter: &HandoffFilter,
+) -> Result<Vec<HandoffRecord>> {
+    let sql = format!(
+        "SELECT {HANDOFF_COLUMNS} FROM handoffs h \
+         WHERE (?1 IS NULL OR h.state = ?1) AND (?2 IS NULL OR h.target_partner = ?2) \
+         AND (?3 IS NULL OR h.origin_partner = ?3) ORDER BY h.id DESC LIMIT ?4"
+    );
+    all(
+        conn,
+        &sql,
+        params![
+            filter.state.map(|s| s.as_str()),
+            filter.target,
+            filter.origin,
+            limit(filter.limit)
+        ],
+        codec::handoff,
+    )
+}
+
+pub(super) fn due_deliveries(
+    conn: &Connection,
+    target_partner: &str,
+    now: &Timestamp,
+    max: usize,
+) -> Result<Vec<OutboxItem>> {
+    if max == 0 {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {OUTBOX_COLUMNS} FROM outbox o JOIN handoffs h ON h.id = o.handoff_id \
+         WHERE o.target_partner = ?1 AND o.state = 'pending' ORDER BY o.id LIMIT ?2"
+    );
+    let pending = all(
+        conn,
+        &sql,
+        params![target_partner, limit(max)],
+        codec::outbox,
+    )?;
+    // Strict order per target: stop at the first message still backing off.
+    let now = ms(now);
+    Ok(pending
+        .into_iter()
+        .take_while(|item| ms(&item.next_attempt_at) <= now)
+        .collect())
+}
+
+pub(super) fn next_due(conn: &Connection, target_partner: &str) -> Result<Option<Timestamp>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT next_attempt_at FROM outbox WHERE target_partner = ?1 AND state = 'pending' \
+         ORDER BY id LIMIT 1",
+    )?;
+    let mut rows = stmt.query([target_partner])?;
+    match rows.next()? {
+        Some(row) => Ok(Some(codec::time(row.get(0)?)?)),
+        None => Ok(None),
+    }
+}
+
+pub(super) fn targets_with_pending(conn: &Connection) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT target_partner FROM outbox WHERE state = 'pending' ORDER BY target_partner",
+    )?;
+    let targets = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<std::result::Result<Vec<String>, _>>()?;
+    Ok(targets)
+}
+
+pub(super) fn overdue_candidates(
+    conn: &Connection,
+    now: &Timestamp,
+) -> Result<Vec<(HandoffRecord, Overdue)>> {
+    let sql = format!(
+        "SELECT {HANDOFF_COLUMNS} FROM handoffs h \
+         WHERE h.state NOT IN ('closed', 'rejected') \
+         AND ((h.ack_overdue = 0 AND h.ack_by < ?1) OR (h.answer_overdue = 0 AND h.resolve_by < ?1)) \
+         ORDER BY h.id"
+    );
+    let now_ms = ms(now);
+    let mut out = Vec::new();
+    for record in all(conn, &sql, [now_ms], codec::handoff)? {
+        for (which, flagged, deadline) in [
+            (Overdue::Ack, record.ack_overdue, ms(&record.ack_by)),
+            (
+                Overdue::Answer,
+                record.answer_overdue,
+                ms(&record.resolve_by),
+            ),
+        ] {
+            if !flagged && deadline < now_ms && !lifecycle::deadline_met(which, record.state) {
+                out.push((record.clone(), which));
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub(super) fn unit_orders(
+    conn: &Connection,
+    unit_id: &str,
+    open_only: bool,
+) -> Result<Vec<HandoffRecord>> {
+    let sql = format!(
+        "SELECT {HANDOFF_COLUMNS} FROM handoffs h WHERE h.target_partner = ?1 \
+         AND (?2 = 0 OR h.state NOT IN ('closed', 'rejected')) ORDER BY h.id DESC"
+    );
+    all(conn, &sql, params![unit_id, open_only], codec::handoff)
+}
+
+pub(super) fn unit_order(
+    conn: &Connection,
+    unit_id: &str,
+    handoff_id: &str,
+) -> Result<Option<HandoffRecord>> {
+    let sql = format!(
+        "SELECT {HANDOFF_COLUMNS} FROM handoffs h WHERE h.id = ?1 AND h.target_partner = ?2"
+    );
+    Ok(all(conn, &sql, [handoff_id, unit_id], codec::handoff)?
+        .into_iter()
+        .next())
+}
