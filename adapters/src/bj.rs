@@ -666,13 +666,28 @@ pub fn encode_error(status: u16, message: &str, errors: &[FieldError]) -> Vec<u8
     })
 }
 
-/// The 202 reply to a submission.
+/// The 202 reply to a submission, in the sample's key order.
 pub fn encode_receipt(handoff_id: &str, audit_seq: u64) -> Vec<u8> {
-    json::write(&serde_json::json!({
-        "code": 0,
-        "msg": "accepted",
-        "data": {"gatewayRef": handoff_id, "auditSeq": audit_seq}
-    }))
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Data<'a> {
+        gateway_ref: &'a str,
+        audit_seq: u64,
+    }
+    #[derive(Serialize)]
+    struct Reply<'a> {
+        code: u8,
+        msg: &'a str,
+        data: Data<'a>,
+    }
+    json::write(&Reply {
+        code: 0,
+        msg: "accepted",
+        data: Data {
+            gateway_ref: handoff_id,
+            audit_seq,
+        },
+    })
 }
 
 /// The partner's reply to a delivery: its own ticket id, when it gives one.
