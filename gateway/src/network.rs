@@ -130,73 +130,14 @@ impl Network {
         let tables = Arc::new(config.tables.clone());
         let (events, _) = broadcast::channel(4096);
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let mut listeners = Vec::new();
-        for partner in config.partners.iter_mut().filter(|p| p.endpoint.is_some()) {
-            let configured = partner.endpoint.clone().unwrap_or_default();
-            let addr = if ephemeral {
-                "127.0.0.1:0".to_owned()
-            } else {
-                configured
-                    .strip_prefix("https://")
-                    .map(str::to_owned)
-                    .ok_or_else(|| NetworkError::Endpoint(partner.id.clone()))?
-            };
-            let listener = tokio::net::TcpListener::bind(&addr)
-                .await
-                .map_err(|source| NetworkError::Bind {
-                    addr: addr.clone(),
-                    source,
-                })?;
-            let port = listener
-                .local_addr()
-                .map_err(|source| NetworkError::Bind {
-                    addr: addr.clone(),
-                    source,
-                })?
-                .port();
-            if ephemeral {
-                partner.endpoint = Some(format!("https://127.0.0.1:{port}"));
-            }
-            listeners.push((partner.id.clone(), listener));
-        }
+        let listeners = bind_partners(&mut config, ephemeral).await?;
         if ephemeral {
             config.server.listen = ([127, 0, 0, 1], 0).into();
         }
-        let divisions: HashMap<String, Option<String>> = config
-            .partners
-            .iter()
-            .map(|p| (p.id.clone(), partner_division(&config, p)))
-            .collect();
-        let families: HashMap<String, Family> = config
-            .partners
-            .iter()
-            .map(|p| (p.id.clone(), p.family))
-            .collect();
+        let sims = SimSetup::of(&config, certs, auto_work, &events, &tables);
         let gateway = server::start(config).await?;
         let gateway_url = format!("https://127.0.0.1:{}", gateway.addr.port());
-        let mut partners = HashMap::new();
-        let mut tasks = Vec::new();
-        for (id, listener) in listeners {
-            let client = partner_client(certs, &id, Duration::from_secs(10))?;
-            let family = families.get(&id).copied().unwrap_or(Family::BjJson);
-            let sim = SimPartner::new(
-                &id,
-                family,
-                divisions.get(&id).cloned().flatten(),
-                tables.clone(),
-                client,
-                &gateway_url,
-                auto_work,
-                events.clone(),
-            );
-            let tls = partner_server_tls(certs, &id)?;
-            tasks.push(tokio::spawn(sim.clone().serve(
-                listener,
-                tls,
-                shutdown_rx.clone(),
-            )));
-            partners.insert(id, sim);
-        }
+        let (partners, tasks) = sims.spawn(listeners, &gateway_url, &shutdown_rx)?;
         Ok(Network {
             gateway,
             partners,
@@ -316,6 +257,158 @@ impl Network {
             let _ = task.await;
         }
         self.gateway.stop().await;
+    }
+}
+
+/// Binds a listener for every push partner of `config`: on a free port
+/// (rewriting the endpoint) when `ephemeral`, else on the configured one.
+async fn bind_partners(
+    config: &mut Config,
+    ephemeral: bool,
+) -> Result<Vec<(String, tokio::net::TcpListener)>, NetworkError> {
+    let mut listeners = Vec::new();
+    for partner in config.partners.iter_mut().filter(|p| p.endpoint.is_some()) {
+        let configured = partner.endpoint.clone().unwrap_or_default();
+        let addr = if ephemeral {
+            "127.0.0.1:0".to_owned()
+        } else {
+            configured
+                .strip_prefix("https://")
+                .map(str::to_owned)
+                .ok_or_else(|| NetworkError::Endpoint(partner.id.clone()))?
+        };
+        let bind_error = |source| NetworkError::Bind {
+            addr: addr.clone(),
+            source,
+        };
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .map_err(bind_error)?;
+        let port = listener.local_addr().map_err(bind_error)?.port();
+        if ephemeral {
+            partner.endpoint = Some(format!("https://127.0.0.1:{port}"));
+        }
+        listeners.push((partner.id.clone(), listener));
+    }
+    Ok(listeners)
+}
+
+/// What the simulated partners need from the configuration.
+struct SimSetup {
+    certs: PathBuf,
+    auto_work: bool,
+    events: broadcast::Sender<SimEvent>,
+    tables: Arc<Tables>,
+    partners: HashMap<String, (Family, Option<String>)>,
+}
+
+impl SimSetup {
+    fn of(
+        config: &Config,
+        certs: &Path,
+        auto_work: bool,
+        events: &broadcast::Sender<SimEvent>,
+        tables: &Arc<Tables>,
+    ) -> SimSetup {
+        SimSetup {
+            certs: certs.to_owned(),
+            auto_work,
+            events: events.clone(),
+            tables: tables.clone(),
+            partners: config
+                .partners
+                .iter()
+                .map(|p| (p.id.clone(), (p.family, partner_division(config, p))))
+                .collect(),
+        }
+    }
+
+    /// Starts a simulated partner on each listener.
+    #[allow(clippy::type_complexity)]
+    fn spawn(
+        self,
+        listeners: Vec<(String, tokio::net::TcpListener)>,
+        gateway_url: &str,
+        shutdown: &watch::Receiver<bool>,
+    ) -> Result<
+        (
+            HashMap<String, Arc<SimPartner>>,
+            Vec<tokio::task::JoinHandle<()>>,
+        ),
+        NetworkError,
+    > {
+        let mut partners = HashMap::new();
+        let mut tasks = Vec::new();
+        for (id, listener) in listeners {
+            let client = partner_client(&self.certs, &id, Duration::from_secs(10))?;
+            let (family, division) = self
+                .partners
+                .get(&id)
+                .cloned()
+                .unwrap_or((Family::BjJson, None));
+            let sim = SimPartner::new(
+                &id,
+                family,
+                division,
+                self.tables.clone(),
+                client,
+                gateway_url,
+                self.auto_work,
+                self.events.clone(),
+            );
+            let tls = partner_server_tls(&self.certs, &id)?;
+            tasks.push(tokio::spawn(sim.clone().serve(
+                listener,
+                tls,
+                shutdown.clone(),
+            )));
+            partners.insert(id, sim);
+        }
+        Ok((partners, tasks))
+    }
+}
+
+/// Simulated partners talking to a gateway that runs elsewhere (another
+/// process: the crash test runs the real binary).
+pub struct SimPartners {
+    /// The simulated push partners, by id.
+    pub partners: HashMap<String, Arc<SimPartner>>,
+    /// Everything they see and do.
+    pub events: broadcast::Sender<SimEvent>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl SimPartners {
+    /// Starts a simulated partner for every push partner of `config` on a
+    /// free port, rewriting `config`'s endpoints to match; they post to
+    /// `gateway_url`.
+    pub async fn start(
+        config: &mut Config,
+        certs: &Path,
+        gateway_url: &str,
+        auto_work: bool,
+    ) -> Result<SimPartners, NetworkError> {
+        let tables = Arc::new(config.tables.clone());
+        let (events, _) = broadcast::channel(4096);
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let listeners = bind_partners(config, true).await?;
+        let setup = SimSetup::of(config, certs, auto_work, &events, &tables);
+        let (partners, tasks) = setup.spawn(listeners, gateway_url, &shutdown_rx)?;
+        Ok(SimPartners {
+            partners,
+            events,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// Stops them.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
     }
 }
 
