@@ -33,8 +33,13 @@ pub struct Peer {
 /// Listener limits.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
-    /// Time allowed to receive a request's headers.
+    /// Time allowed to receive a request's headers. For HTTP/1.1 the clock
+    /// also runs while a kept-alive connection waits for its next request,
+    /// so it bounds idle connections too.
     pub header_timeout: Duration,
+    /// HTTP/2: a connection whose peer stays silent this long is pinged,
+    /// and closed when the ping goes unanswered within `header_timeout`.
+    pub idle_timeout: Duration,
     /// Requests served at once across all connections.
     pub max_concurrent: usize,
 }
@@ -77,7 +82,11 @@ pub async fn serve<H, F>(
                 .http1()
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_timeout);
-            builder.http2().timer(TokioTimer::new());
+            builder
+                .http2()
+                .timer(TokioTimer::new())
+                .keep_alive_interval(limits.idle_timeout)
+                .keep_alive_timeout(limits.header_timeout);
             let serve = |identity: Option<String>| {
                 let peer = Arc::new(Peer { identity, addr });
                 hyper::service::service_fn(move |req| {

@@ -138,6 +138,7 @@ impl SimPartner {
     ) {
         let limits = Limits {
             header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
             max_concurrent: 64,
         };
         let me = self.clone();

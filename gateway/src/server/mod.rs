@@ -185,6 +185,7 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
     )));
     let limits = Limits {
         header_timeout: config.server.header_timeout,
+        idle_timeout: config.server.idle_timeout,
         max_concurrent: config.server.max_concurrent_requests,
     };
     let handler_app = app.clone();

@@ -19,6 +19,7 @@ use adapters::Family;
 use bytes::Bytes;
 use schemas::Timestamp;
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use super::{App, partner_division};
 use crate::config::PartnerConfig;
@@ -109,9 +110,10 @@ async fn worker(app: Arc<App>, target: String, mut shutdown: watch::Receiver<boo
                 }
             };
             let span = tracing::info_span!("delivery", handoff_id = %item.handoff_id, target = %target, family = %partner.family, attempt = item.attempts + 1);
-            let _enter = span.enter();
-            drop(_enter);
-            match attempt(&app, &partner, &item, &handoff).await {
+            match attempt(&app, &partner, &item, &handoff)
+                .instrument(span)
+                .await
+            {
                 Attempt::Delivered(target_ticket_id) => {
                     breaker.failures = 0;
                     let notify = match item.payload {
