@@ -1,0 +1,152 @@
+//! Delivery under trouble: a target that is down for a while, and a
+//! hand-off nobody acknowledges in time.
+
+use std::time::Duration;
+
+use adapters::Family;
+use bytes::Bytes;
+use gateway::store::{EventKind, MessageKind, OutboxState, Outcome, Store};
+use gateway::wire::Kind;
+use schemas::Status;
+use serde_json::json;
+
+use crate::common::{Harness, WAIT, bj_receipt, json_with, sample, statuses_of, wire_values};
+
+/// A target that answers 503 for three seconds gets every ticket once it is
+/// back: all of them, once each, in the order they were submitted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn target_down_for_a_while_gets_everything_in_order() {
+    let h = Harness::start("down", false, |c| {
+        c.delivery.initial_backoff = Duration::from_millis(50);
+        c.delivery.max_backoff = Duration::from_millis(200);
+        c.delivery.breaker_cooldown = Duration::from_millis(500);
+    })
+    .await;
+    let langfang = h.partner("hb-131000").clone();
+    langfang.set_down(true);
+    let order = sample("bj-json/order.json");
+    let mut submitted = Vec::new();
+    for i in 0..5 {
+        let order_no = format!("BJ20250312009{i:02}");
+        let body = json_with(&order, &[("/orderNo", json!(order_no))]);
+        let (id, _) = bj_receipt(&h.post("bj12345", Family::BjJson, Kind::Ticket, body).await);
+        submitted.push((id, order_no));
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(h.received("hb-131000", Kind::Ticket).await.is_empty());
+    let first = h.store().outbox(&submitted[0].0).await.unwrap();
+    assert!(
+        first[0].attempts >= 2 && first[0].state == OutboxState::Pending,
+        "retried while down: {first:?}"
+    );
+    for (id, _) in &submitted {
+        assert_eq!(h.handoff(id).await.state, Status::Received);
+    }
+
+    langfang.set_down(false);
+    let got = h
+        .wait_tickets("hb-131000", 5, adapters::hb::decode_ticket, WAIT)
+        .await;
+    let order_of: Vec<(String, String)> = got
+        .iter()
+        .map(|(_, t)| {
+            (
+                t.handoff_id.clone().unwrap_or_default(),
+                t.origin_ticket_id.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(order_of, submitted);
+    for (id, _) in &submitted {
+        h.wait_handoff(id, "delivered", WAIT, |r| r.state == Status::Delivered)
+            .await;
+        let outbox = h.store().outbox(id).await.unwrap();
+        let tickets: Vec<_> = outbox
+            .iter()
+            .filter(|o| o.kind() == MessageKind::Ticket)
+            .collect();
+        assert_eq!(tickets.len(), 1);
+        assert_eq!(tickets[0].state, OutboxState::Delivered);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        h.received("hb-131000", Kind::Ticket).await.len(),
+        5,
+        "each ticket exactly once"
+    );
+    h.stop().await;
+}
+
+/// A hand-off nobody acknowledges within the deadline: the origin is told
+/// in its format, the hand-off is flagged, the escalation partner gets a
+/// copy of the ticket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overdue_handoff_is_escalated() {
+    let h = Harness::start("overdue", false, |c| {
+        c.deadlines.urgent.ack = Duration::from_secs(1);
+        c.deadlines.normal.ack = Duration::from_secs(1);
+        // Neither the origin (bj12345) nor the target (hb-131000).
+        c.escalation.partner = Some("tj12345".into());
+    })
+    .await;
+    h.partner("hb-131000").set_down(true);
+    let (id, _) = bj_receipt(
+        &h.post(
+            "bj12345",
+            Family::BjJson,
+            Kind::Ticket,
+            sample("bj-json/order.json"),
+        )
+        .await,
+    );
+
+    let updates = h
+        .wait_statuses("bj12345", &id, adapters::bj::decode_status, WAIT, |s| {
+            s.iter().any(|u| u.status == Status::Expired)
+        })
+        .await;
+    assert_eq!(statuses_of(&updates), [Status::Expired]);
+    assert_eq!(updates[0].ticket_id.as_deref(), Some("BJ2025031200457"));
+    let bodies: Vec<Bytes> = h
+        .received("bj12345", Kind::Status)
+        .await
+        .into_iter()
+        .map(|d| d.body)
+        .collect();
+    assert_eq!(wire_values(&bodies, "status"), ["OVERDUE"]);
+
+    let record = h.handoff(&id).await;
+    assert!(record.ack_overdue);
+    assert!(!record.answer_overdue);
+    assert_eq!(
+        record.state,
+        Status::Received,
+        "expired is a notice, not a state"
+    );
+    let history = h.store().history(&id).await.unwrap();
+    assert!(
+        history
+            .iter()
+            .any(|e| e.status == Status::Expired && e.outcome == Outcome::Notice),
+        "{history:?}"
+    );
+
+    let copies = h
+        .wait_tickets("tj12345", 1, adapters::tj::decode_ticket, WAIT)
+        .await;
+    let (_, copy) = &copies[0];
+    assert_eq!(copy.handoff_id.as_deref(), Some(id.as_str()));
+    assert_eq!(copy.origin_ticket_id, "BJ2025031200457");
+    let kinds: Vec<EventKind> = h
+        .store()
+        .events(&id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert!(kinds.contains(&EventKind::Overdue), "{kinds:?}");
+    assert!(kinds.contains(&EventKind::Escalated), "{kinds:?}");
+    assert!(h.received("hb-131000", Kind::Ticket).await.is_empty());
+    h.stop().await;
+}
