@@ -19,7 +19,8 @@ use schemas::{Datum, OwnerKind, Status, Target};
 use serde_json::json;
 
 use common::{
-    Harness, WAIT, bj_receipt, demo_file, ent_receipt, json, sample, statuses_of, text, wire_values,
+    Harness, WAIT, assert_progression, bj_receipt, demo_file, ent_receipt, json, sample,
+    statuses_of, text, wire_values,
 };
 
 /// Flow 1, one-key transfer: Beijing 12345 hands a burst water main in
@@ -100,14 +101,14 @@ async fn transfer_beijing_to_langfang_end_to_end() {
             s.iter().any(|u| u.status == Status::Resolved)
         })
         .await;
-    assert_eq!(
-        statuses_of(&updates),
-        [
+    assert_progression(
+        &statuses_of(&updates),
+        &[
             Status::Delivered,
             Status::Accepted,
             Status::InProgress,
-            Status::Resolved
-        ]
+            Status::Resolved,
+        ],
     );
     let bodies: Vec<Bytes> = h
         .received("bj12345", Kind::Status)
@@ -115,9 +116,9 @@ async fn transfer_beijing_to_langfang_end_to_end() {
         .into_iter()
         .map(|d| d.body)
         .collect();
-    assert_eq!(
-        wire_values(&bodies, "status"),
-        ["DELIVERED", "ACCEPTED", "PROCESSING", "RESOLVED"]
+    assert_progression(
+        &wire_values(&bodies, "status"),
+        &["DELIVERED", "ACCEPTED", "PROCESSING", "RESOLVED"].map(String::from),
     );
     for u in &updates {
         assert_eq!(u.ticket_id.as_deref(), Some("BJ2025031200457"));
@@ -185,14 +186,14 @@ async fn enterprise_hotline_to_beijing_end_to_end() {
             |s| s.iter().any(|u| u.status == Status::Resolved),
         )
         .await;
-    assert_eq!(
-        statuses_of(&updates),
-        [
+    assert_progression(
+        &statuses_of(&updates),
+        &[
             Status::Delivered,
             Status::Accepted,
             Status::InProgress,
-            Status::Resolved
-        ]
+            Status::Resolved,
+        ],
     );
     let bodies: Vec<Bytes> = h
         .received("bj-enterprise", Kind::Status)
@@ -200,9 +201,9 @@ async fn enterprise_hotline_to_beijing_end_to_end() {
         .into_iter()
         .map(|d| d.body)
         .collect();
-    assert_eq!(
-        wire_values(&bodies, "state"),
-        ["delivered", "accepted", "in_progress", "resolved"]
+    assert_progression(
+        &wire_values(&bodies, "state"),
+        &["delivered", "accepted", "in_progress", "resolved"].map(String::from),
     );
     for u in &updates {
         assert_eq!(u.ticket_id.as_deref(), Some("ENT-20250320-01466"));
