@@ -259,6 +259,57 @@ impl Harness {
         Harness { net, dir }
     }
 
+    /// A configuration file naming this harness's store (the example
+    /// configuration with absolute paths), for the `gateway` binary.
+    pub fn config_file(&self) -> PathBuf {
+        let certs = certs_dir();
+        let mut text = std::fs::read_to_string(certs.join("demo.toml")).unwrap();
+        for name in [
+            "gateway-server.pem",
+            "gateway-server.key",
+            "gateway-client.pem",
+            "gateway-client.key",
+            "ca.pem",
+        ] {
+            text = text.replace(
+                &format!("\"{name}\""),
+                &format!("\"{}\"", certs.join(name).display()),
+            );
+        }
+        text = text.replace(
+            "\"../schemas/data\"",
+            &format!("\"{}\"", certs.join("../schemas/data").display()),
+        );
+        text = text.replace(
+            "path = \"demo.db\"",
+            &format!("path = \"{}\"", self.dir.join("gateway.db").display()),
+        );
+        let file = self.dir.join("gateway.toml");
+        std::fs::write(&file, text).unwrap();
+        file
+    }
+
+    /// Waits until the hand-off's outbox satisfies `done`.
+    pub async fn wait_outbox(
+        &self,
+        id: &str,
+        timeout: Duration,
+        done: impl Fn(&[gateway::store::OutboxItem]) -> bool,
+    ) -> Vec<gateway::store::OutboxItem> {
+        let started = std::time::Instant::now();
+        loop {
+            let outbox = self.store().outbox(id).await.unwrap();
+            if done(&outbox) {
+                return outbox;
+            }
+            assert!(
+                started.elapsed() < timeout,
+                "outbox of {id} never got there: {outbox:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Stops everything and removes the store.
     pub async fn stop(self) {
         self.net.stop().await;

@@ -150,3 +150,66 @@ async fn overdue_handoff_is_escalated() {
     assert!(h.received("hb-131000", Kind::Ticket).await.is_empty());
     h.stop().await;
 }
+
+/// The operator's tools on a dead-lettered hand-off, through the real
+/// binary: `handoffs list` and `show` tell its story, `redeliver` queues it
+/// again and the running gateway delivers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_letter_is_shown_and_redelivered_by_the_operator() {
+    let h = Harness::start("redeliver", false, |c| c.delivery.max_attempts = 1).await;
+    let langfang = h.partner("hb-131000").clone();
+    langfang.set_down(true);
+    let (id, _) = bj_receipt(
+        &h.post(
+            "bj12345",
+            Family::BjJson,
+            Kind::Ticket,
+            sample("bj-json/order.json"),
+        )
+        .await,
+    );
+    let dead = h
+        .wait_outbox(&id, WAIT, |o| {
+            o.iter().any(|m| m.state == OutboxState::Dead)
+        })
+        .await;
+    assert_eq!(dead[0].kind(), MessageKind::Ticket);
+    langfang.set_down(false);
+
+    let config = h.config_file();
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
+            .arg("handoffs")
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let list = cli(&["list", "--state", "received"]);
+    assert!(list.contains(&id) && list.contains("hb-131000"), "{list}");
+    let show = cli(&["show", &id]);
+    assert!(show.contains("dead") && show.contains("HTTP 503"), "{show}");
+    assert!(
+        show.contains("dead_lettered") && show.contains("received"),
+        "{show}"
+    );
+    assert!(
+        !show.contains("13800138000") && !show.contains("陈志强"),
+        "no personal data: {show}"
+    );
+    let redeliver = cli(&["redeliver", &id]);
+    assert!(redeliver.starts_with("1 message(s)"), "{redeliver}");
+
+    let got = h
+        .wait_tickets("hb-131000", 1, adapters::hb::decode_ticket, WAIT)
+        .await;
+    assert_eq!(got[0].1.handoff_id.as_deref(), Some(id.as_str()));
+    h.stop().await;
+}
