@@ -11,8 +11,8 @@ use schemas::Tables;
 use serde::{Deserialize, Deserializer};
 
 use super::{
-    ClientConfig, Config, DataConfig, Deadlines, DeliveryConfig, EscalationConfig, PartnerConfig,
-    ServerConfig, StoreConfig, defaults, duration, pem,
+    ClientConfig, Config, DataConfig, Deadlines, DeliveryConfig, EscalationConfig, Open311Config,
+    PartnerConfig, ServerConfig, StoreConfig, defaults, duration, pem,
 };
 
 /// The file as written, before files are read and cross-checks made.
@@ -29,6 +29,8 @@ pub(super) struct Document {
     delivery: DeliveryConfig,
     #[serde(default)]
     escalation: EscalationConfig,
+    #[serde(default)]
+    open311: Open311Config,
     #[serde(default)]
     partners: Vec<RawPartner>,
 }
@@ -160,6 +162,7 @@ pub(super) fn build(doc: Document, file: &Path, base: &Path) -> Result<Config, P
             format!("no partner has id {id:?}"),
         ));
     }
+    check_open311(&doc.open311)?;
     Ok(Config {
         file: file.to_owned(),
         server,
@@ -170,8 +173,29 @@ pub(super) fn build(doc: Document, file: &Path, base: &Path) -> Result<Config, P
         deadlines: doc.deadlines,
         delivery: doc.delivery,
         escalation: doc.escalation,
+        open311: doc.open311,
         partners,
     })
+}
+
+/// The longest `open311.jurisdiction_id` (what the Open311 adapter accepts
+/// in a POST).
+const MAX_JURISDICTION_ID: usize = 64;
+
+fn check_open311(o: &Open311Config) -> Result<(), Problem> {
+    if let Some(j) = &o.jurisdiction_id
+        && (j.is_empty()
+            || j.len() > MAX_JURISDICTION_ID
+            || !j.bytes().all(|b| b.is_ascii_graphic()))
+    {
+        return Err(problem(
+            "open311.jurisdiction_id",
+            format!(
+                "{j:?} is not a jurisdiction id: 1 to {MAX_JURISDICTION_ID} printable ASCII characters without spaces"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn check_deadlines(d: &Deadlines) -> Result<(), Problem> {

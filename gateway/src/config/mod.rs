@@ -49,6 +49,9 @@
 //! [escalation]
 //! partner = "bj12345"           # optional: gets a copy of overdue hand-offs
 //!
+//! [open311]                     # the Open311 GeoReport v2 endpoints; every key optional
+//! jurisdiction_id = "jjj12345.example"  # the jurisdiction served; requests naming another get 404
+//!
 //! [[partners]]                  # one table per partner
 //! id = "bj12345"                # partner id: letters, digits, '-', '_', '.'
 //! family = "bj-json"            # wire format family (not "canonical")
@@ -157,6 +160,8 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     /// `[escalation]`.
     pub escalation: EscalationConfig,
+    /// `[open311]`.
+    pub open311: Open311Config,
     /// `[[partners]]`, in file order.
     pub partners: Vec<PartnerConfig>,
 }
@@ -317,6 +322,17 @@ pub struct EscalationConfig {
     /// `partner`: the id of the partner that gets a copy of every overdue
     /// hand-off (提级办理); none when absent.
     pub partner: Option<String>,
+}
+
+/// `[open311]`: the Open311 GeoReport v2 endpoints (`/open311/v2/`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Open311Config {
+    /// `jurisdiction_id`: the jurisdiction this endpoint serves (GeoReport
+    /// v2 `jurisdiction_id`, e.g. `jjj12345.example`). When set, a request
+    /// naming another jurisdiction is answered 404; a request naming none
+    /// is served. When absent, any value is accepted.
+    pub jurisdiction_id: Option<String>,
 }
 
 /// One `[[partners]]` table. `Debug` does not show the API key.

@@ -48,6 +48,10 @@ fn the_demo_configuration_loads_with_every_value() {
     );
     assert_eq!(cfg.delivery.max_backoff, Duration::from_secs(300));
     assert_eq!(cfg.escalation.partner.as_deref(), Some("bj12345"));
+    assert_eq!(
+        cfg.open311.jurisdiction_id.as_deref(),
+        Some("jjj12345.example")
+    );
 
     let ids: Vec<&str> = cfg.partners.iter().map(|p| p.id.as_str()).collect();
     assert_eq!(
@@ -130,6 +134,24 @@ fn absent_sections_take_the_spec_defaults() {
     assert_eq!(cfg.delivery.request_timeout, Duration::from_secs(10));
     assert_eq!(cfg.server.max_body_bytes, 1 << 20);
     assert_eq!(cfg.server.idle_timeout, Duration::from_secs(60));
+}
+
+#[test]
+fn the_open311_section_is_optional_and_strict() {
+    let err = demo_with("[open311]", "[open311_unused]").unwrap_err();
+    assert_eq!(err.key(), Some("open311_unused"));
+    let text = demo_text().replace("jurisdiction_id = \"jjj12345.example\"\n", "");
+    let cfg = parse(&text, &demo_file()).unwrap();
+    assert_eq!(cfg.open311, Open311Config::default());
+    let text = text.replace("[open311]\n", "");
+    let cfg = parse(&text, &demo_file()).unwrap();
+    assert_eq!(cfg.open311.jurisdiction_id, None);
+    let (key, msg) = refused(
+        "jurisdiction_id = \"jjj12345.example\"",
+        "jurisdiction = \"jjj12345.example\"",
+    );
+    assert_eq!(key, "open311.jurisdiction");
+    assert!(msg.contains("unknown field `jurisdiction`"), "{msg}");
 }
 
 #[test]
@@ -272,6 +294,16 @@ fn validation_errors_name_the_key() {
             "dir = \"../schemas/data\"",
             "dir = \"../schemas\"",
             "data.dir",
+        ),
+        (
+            "jurisdiction_id = \"jjj12345.example\"",
+            "jurisdiction_id = \"jjj 12345\"",
+            "open311.jurisdiction_id",
+        ),
+        (
+            "jurisdiction_id = \"jjj12345.example\"",
+            "jurisdiction_id = \"\"",
+            "open311.jurisdiction_id",
         ),
     ];
     for (from, to, key) in cases {

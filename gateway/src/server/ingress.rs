@@ -17,7 +17,7 @@ use crate::config::PartnerConfig;
 use crate::http::{Body, BodyError, Peer, read_body, respond};
 use crate::lifecycle::{self, Side, Verdict};
 use crate::route::{self, RouteError};
-use crate::store::{NewHandoff, RefusedSubmission, Store, Submitted};
+use crate::store::{NewHandoff, Receipt, RefusedSubmission, Store, Submitted};
 use crate::wire::{self, Kind};
 
 /// Header naming the partner on a plain-HTTP development listener, where no
@@ -123,7 +123,8 @@ pub async fn body_of(
     }
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+/// Hex SHA-256 of an inbound body.
+pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
@@ -180,7 +181,9 @@ async fn push(
     }
 }
 
-type Refusal = (StatusCode, String, Vec<FieldError>);
+/// A refusal to render in the caller's format: the HTTP status, the
+/// message and the field errors.
+pub type Refusal = (StatusCode, String, Vec<FieldError>);
 
 /// Reads an hb-soap envelope's operation and checks its SenderCode
 /// against the certificate: a mismatch is an impersonation.
@@ -226,7 +229,8 @@ fn hb_operation(
     Ok(kind)
 }
 
-async fn record_refused(
+/// Records a submission refused before it became a hand-off.
+pub async fn record_refused(
     app: &App,
     partner: Option<&str>,
     raw_sha256: &str,
@@ -246,7 +250,7 @@ async fn record_refused(
 }
 
 /// The field paths of an error, never its values (they may be personal).
-fn reason_of(errors: &[FieldError]) -> String {
+pub fn reason_of(errors: &[FieldError]) -> String {
     let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
     format!("invalid: {}", fields.join(", "))
 }
@@ -284,13 +288,31 @@ pub async fn submit_ticket(
     commit_ticket(app, partner, ticket, raw_sha256).await
 }
 
-/// Routes a decoded ticket and commits the hand-off.
+/// Routes a decoded ticket and commits the hand-off, answering in the
+/// partner's family.
 pub async fn commit_ticket(
     app: &App,
     partner: &PartnerConfig,
     ticket: schemas::Ticket,
     raw_sha256: String,
 ) -> Response<Body> {
+    let family = partner.family;
+    match commit(app, partner, ticket, raw_sha256).await {
+        Ok(receipt) => receipt_reply(family, &receipt.handoff_id, receipt.audit_seq),
+        Err((status, message, errors)) => refuse(family, status, &message, &errors),
+    }
+}
+
+/// Routes a decoded ticket and commits the hand-off: the one code path of
+/// every submission. Gives the receipt (a duplicate submission's is the
+/// first one), or the refusal to render, with field names of the
+/// partner's family. Refusals of routing are recorded in the audit trail.
+pub async fn commit(
+    app: &App,
+    partner: &PartnerConfig,
+    ticket: schemas::Ticket,
+    raw_sha256: String,
+) -> Result<Receipt, Refusal> {
     let family = partner.family;
     let tables = &app.config.tables;
     let route = match route::route(&ticket, &partner.id, family, tables, app.config.as_ref()) {
@@ -308,21 +330,19 @@ pub async fn commit_ticket(
                 &format!("route: {}", e.wire_field(family)),
             )
             .await;
-            return refuse(
-                family,
+            return Err((
                 status,
-                "cannot route the ticket",
-                &[FieldError::new(e.wire_field(family), e.to_string())],
-            );
+                "cannot route the ticket".to_owned(),
+                vec![FieldError::new(e.wire_field(family), e.to_string())],
+            ));
         }
     };
     let Some(target) = app.config.partner(&route.partner) else {
-        return refuse(
-            family,
+        return Err((
             StatusCode::UNPROCESSABLE_ENTITY,
-            "target not connected",
-            &[],
-        );
+            "target not connected".to_owned(),
+            Vec::new(),
+        ));
     };
     let now = app.now();
     let (ack_by, resolve_by) =
@@ -351,32 +371,30 @@ pub async fn commit_ticket(
         Ok(Submitted::Created(receipt)) => {
             tracing::info!(handoff_id = %receipt.handoff_id, origin = %partner.id, target = %route.partner, kind = route.kind.as_str(), "hand-off received");
             app.queued();
-            receipt_reply(family, &receipt.handoff_id, receipt.audit_seq)
+            Ok(receipt)
         }
         Ok(Submitted::Duplicate { first, .. }) => {
             tracing::info!(handoff_id = %first.handoff_id, origin = %partner.id, "duplicate submission answered with the first receipt");
-            receipt_reply(family, &first.handoff_id, first.audit_seq)
+            Ok(first)
         }
-        Ok(Submitted::Conflict { first, .. }) => refuse(
-            family,
+        Ok(Submitted::Conflict { first, .. }) => Err((
             StatusCode::CONFLICT,
-            &format!(
+            format!(
                 "this ticket id was submitted before with different content (hand-off {})",
                 first.handoff_id
             ),
-            &[FieldError::new(
+            vec![FieldError::new(
                 id_field(family),
                 "already submitted with different content",
             )],
-        ),
+        )),
         Err(e) => {
             tracing::error!(error = %e, "store refused a submission");
-            refuse(
-                family,
+            Err((
                 StatusCode::SERVICE_UNAVAILABLE,
-                "the gateway cannot store the ticket now; retry",
-                &[],
-            )
+                "the gateway cannot store the ticket now; retry".to_owned(),
+                Vec::new(),
+            ))
         }
     }
 }
