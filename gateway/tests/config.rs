@@ -75,7 +75,7 @@ fn the_demo_configuration_passes() {
         &certs_example().join(".."),
     );
     assert_eq!(stderr(&out), "");
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), "ok: 7 partners\n");
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "ok: 8 partners\n");
     assert!(out.status.success());
 }
 

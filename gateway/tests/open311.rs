@@ -5,10 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use adapters::Family;
 use adapters::open311::Syntax;
 use bytes::Bytes;
-use gateway::config::{Config, PartnerConfig};
+use gateway::config::Config;
 use gateway::http::{Client, Reply};
 use gateway::network::Network;
 use gateway::store::Store;
@@ -28,8 +27,8 @@ fn sample(name: &str) -> Vec<u8> {
     std::fs::read(checkout().join("conformance-tests/samples").join(name)).unwrap()
 }
 
-/// The demo configuration on a fresh store, with the property unit of the
-/// sample's compound (甘家口小区 → pu-central-003) connected.
+/// The demo configuration on a fresh store (it connects the property unit
+/// of the sample's compound, 甘家口小区 → pu-central-003).
 fn config(name: &str) -> Config {
     let mut config = gateway::config::load(&checkout().join("certs-example/demo.toml")).unwrap();
     let store =
@@ -38,14 +37,7 @@ fn config(name: &str) -> Config {
         let _ = std::fs::remove_file(format!("{}{suffix}", store.display()));
     }
     config.store.path = store;
-    config.partners.push(PartnerConfig {
-        id: "pu-central-003".into(),
-        family: Family::PuJson,
-        endpoint: None,
-        identity: "pu-central-003".into(),
-        api_key: None,
-        division: None,
-    });
+    assert!(config.partner("pu-central-003").is_some());
     config
 }
 

@@ -63,6 +63,7 @@ fn the_demo_configuration_loads_with_every_value() {
             "bj-enterprise",
             "pu-military-001",
             "pu-central-001",
+            "pu-central-003",
             "open311-demo"
         ]
     );
@@ -232,7 +233,7 @@ fn validation_errors_name_the_key() {
         (
             "api_key = \"demo-7f3a9c2e1b8d4f06\"",
             "",
-            "partners[6].api_key",
+            "partners[7].api_key",
         ),
         (
             "division = \"131000\"",
