@@ -92,32 +92,5 @@ pub fn as_beijing_seconds(t: &Timestamp) -> Timestamp {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn local_and_rfc3339_convert_exactly() {
-        let t = parse_local("2025-03-12 07:42:18").unwrap();
-        assert_eq!(format_rfc3339(&t), "2025-03-12T07:42:18+08:00");
-        let u = parse_rfc3339("2025-03-11T23:42:18.987Z").unwrap();
-        assert_eq!(format_local(&u), "2025-03-12 07:42:18");
-        assert_eq!(format_compact(&u), "20250312074218");
-        assert_eq!(format_rfc3339(&u), "2025-03-11T23:42:18.987+00:00");
-        assert_eq!(
-            parse_compact("20250317091522").unwrap(),
-            parse_rfc3339("2025-03-17T09:15:22+08:00").unwrap()
-        );
-    }
-
-    #[test]
-    fn malformed_times_are_refused_with_the_expected_shape() {
-        assert!(
-            parse_rfc3339("2025-03-20T14:22:47")
-                .unwrap_err()
-                .contains("no time-zone offset")
-        );
-        assert!(parse_local("2025-03-12T07:42:18").is_err());
-        assert!(parse_local("2025-02-30 07:42:18").is_err());
-        assert!(parse_compact("2025031709152").is_err());
-    }
-}
+#[path = "time_tests.rs"]
+mod tests;

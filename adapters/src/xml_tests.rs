@@ -1,0 +1,72 @@
+//! Tests of the parent module.
+
+use super::*;
+
+#[test]
+fn billion_laughs_is_refused_without_expansion() {
+    let body = br#"<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>
+<lolz>&lol2;</lolz>"#;
+    assert!(matches!(
+        read(body, Charset::Utf8),
+        Err(Error::Forbidden { .. })
+    ));
+    let undeclared = br#"<a>&lol;</a>"#;
+    assert!(matches!(
+        read(undeclared, Charset::Utf8),
+        Err(Error::Forbidden { .. })
+    ));
+    let in_attr = br#"<a b="&lol;"/>"#;
+    assert!(
+        matches!(read(in_attr, Charset::Utf8), Err(Error::Forbidden { .. })),
+        "{:?}",
+        read(in_attr, Charset::Utf8)
+    );
+}
+
+#[test]
+fn depth_is_bounded() {
+    let deep = format!("{}{}", "<a>".repeat(40), "</a>".repeat(40));
+    assert_eq!(
+        read(deep.as_bytes(), Charset::Utf8),
+        Err(Error::TooDeep { limit: MAX_DEPTH })
+    );
+}
+
+#[test]
+fn text_survives_a_write_and_read_exactly() {
+    let text = "a\r\nb\rc\n\t𠀀㛃 & <x> \"q\" 😀";
+    let mut w = Writer::new(Charset::Gb18030);
+    w.open("r", &[("xmlns", "urn:x")]);
+    w.text("t", &[("v", text)], text);
+    let bytes = w.finish_bytes(Charset::Gb18030);
+    let root = read(&bytes, Charset::Gb18030).unwrap();
+    assert_eq!(root.ns.as_deref(), Some("urn:x"));
+    let t = root.child("t").unwrap();
+    assert_eq!(t.text, text);
+    assert_eq!(t.attr("v"), Some(text));
+}
+
+#[test]
+fn bytes_must_match_the_declared_encoding() {
+    let utf8_declared_gb = "<?xml version=\"1.0\" encoding=\"GB18030\"?><a>刘</a>".as_bytes();
+    assert!(matches!(
+        read(utf8_declared_gb, Charset::Gb18030),
+        Err(Error::Encoding {
+            encoding: "GB18030",
+            ..
+        })
+    ));
+    let gb_declared_utf8 = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><a>\xc1\xf5</a>";
+    assert!(matches!(
+        read(gb_declared_utf8, Charset::Gb18030),
+        Err(Error::WrongEncoding { .. })
+    ));
+    assert!(matches!(
+        read(gb_declared_utf8, Charset::Utf8),
+        Err(Error::Encoding {
+            encoding: "UTF-8",
+            offset: 41
+        })
+    ));
+}
