@@ -3,6 +3,7 @@
 //! simulated partners, behind the `gateway` command line (`cli`).
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod certs;
 pub mod cli;
 pub mod config;
