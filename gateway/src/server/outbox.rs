@@ -18,6 +18,7 @@ use std::time::Duration;
 use adapters::Family;
 use bytes::Bytes;
 use schemas::Timestamp;
+use sha2::Digest;
 use tokio::sync::watch;
 use tracing::Instrument;
 
@@ -58,10 +59,12 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
 
 /// What one attempt came to.
 enum Attempt {
-    Delivered(Option<String>),
+    /// Taken: the target's own ticket id, the hash of the bytes sent.
+    Delivered(Option<String>, Option<String>),
     Retry {
         error: String,
         retry_after: Option<Duration>,
+        sent: Option<String>,
     },
     Permanent(String),
     /// A pull partner's repair order, waiting for the liaison's ack.
@@ -114,7 +117,7 @@ async fn worker(app: Arc<App>, target: String, mut shutdown: watch::Receiver<boo
                 .instrument(span)
                 .await
             {
-                Attempt::Delivered(target_ticket_id) => {
+                Attempt::Delivered(target_ticket_id, sent_sha256) => {
                     breaker.failures = 0;
                     let notify = match item.payload {
                         OutboxPayload::Ticket(_) if handoff.target_partner == target => {
@@ -129,6 +132,7 @@ async fn worker(app: Arc<App>, target: String, mut shutdown: watch::Receiver<boo
                         &item,
                         DeliveryResult::Delivered {
                             target_ticket_id,
+                            sent_sha256,
                             at,
                         },
                         notify,
@@ -153,12 +157,16 @@ async fn worker(app: Arc<App>, target: String, mut shutdown: watch::Receiver<boo
                     )
                     .await;
                 }
-                Attempt::Retry { error, retry_after } => {
+                Attempt::Retry {
+                    error,
+                    retry_after,
+                    sent,
+                } => {
                     breaker.failures += 1;
                     let at = app.now();
                     let policy = &app.config.delivery;
                     let age = at
-                        .signed_duration_since(item.created_at)
+                        .signed_duration_since(item.queued_at)
                         .to_std()
                         .unwrap_or_default();
                     if item.attempts + 1 >= policy.max_attempts || age >= policy.max_age {
@@ -177,6 +185,7 @@ async fn worker(app: Arc<App>, target: String, mut shutdown: watch::Receiver<boo
                         DeliveryResult::Failed {
                             error,
                             next_attempt_at,
+                            sent_sha256: sent,
                             at,
                         },
                         None,
@@ -267,7 +276,7 @@ async fn attempt(
 ) -> Attempt {
     let Some(endpoint) = partner.endpoint.as_deref() else {
         return match item.payload {
-            OutboxPayload::Status(_) => Attempt::Delivered(None),
+            OutboxPayload::Status(_) => Attempt::Delivered(None, None),
             OutboxPayload::Ticket(_) => Attempt::Waiting,
         };
     };
@@ -322,6 +331,7 @@ async fn attempt(
         Ok(e) => e.bytes,
         Err(e) => return Attempt::Permanent(format!("cannot be written in {family}: {e}")),
     };
+    let sent = Some(hex::encode(sha2::Sha256::digest(&bytes)));
     let Some(suffix) = wire::outbound_suffix(family, kind) else {
         return Attempt::Permanent(format!("{family} partners do not receive pushes"));
     };
@@ -336,16 +346,18 @@ async fn attempt(
             return Attempt::Retry {
                 error: e.to_string(),
                 retry_after: None,
+                sent: sent.clone(),
             };
         }
     };
     let status = reply.status;
     if status.is_success() {
         return match adapters::decode_delivery_reply(family, &reply.body) {
-            Ok(id) => Attempt::Delivered(id.filter(|_| kind == Kind::Ticket)),
+            Ok(id) => Attempt::Delivered(id.filter(|_| kind == Kind::Ticket), sent),
             Err(e) => Attempt::Retry {
                 error: format!("the partner's reply says it failed: {e}"),
                 retry_after: None,
+                sent: sent.clone(),
             },
         };
     }
@@ -362,6 +374,7 @@ async fn attempt(
         Attempt::Retry {
             error: format!("HTTP {status}"),
             retry_after,
+            sent,
         }
     } else {
         Attempt::Permanent(format!("HTTP {status}: the partner refused the message"))

@@ -198,6 +198,7 @@ async fn ack(app: &App, unit: &PartnerConfig, id: &str, req: Request<Incoming>) 
     let audit_seq = match pending {
         Some(item) => {
             let result = DeliveryResult::Delivered {
+                sent_sha256: None,
                 target_ticket_id: unit_ref,
                 at: app.now(),
             };

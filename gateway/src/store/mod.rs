@@ -31,8 +31,8 @@ use schemas::{Status, StatusUpdate, Ticket, Timestamp, Urgency};
 
 pub use crate::lifecycle::{HandoffKind, Overdue, Side, Verdict};
 pub use records::{
-    EventKind, EventRecord, HandoffRecord, HistoryRecord, MessageKind, OutboxItem, OutboxPayload,
-    OutboxState, Outcome,
+    CheckpointRecord, EventKind, EventRecord, HandoffRecord, HistoryRecord, MessageKind,
+    OutboxItem, OutboxPayload, OutboxState, Outcome,
 };
 // Used by the server (`serve`), which is being built alongside.
 #[allow(unused_imports)]
@@ -202,11 +202,16 @@ pub enum DeliveryResult {
     Delivered {
         /// The target's ticket id from its reply, when it gave one.
         target_ticket_id: Option<String>,
+        /// Hex SHA-256 of the bytes sent (what the gateway translated the
+        /// message into); `None` for a pull partner's fetch.
+        sent_sha256: Option<String>,
         /// When the reply arrived.
         at: Timestamp,
     },
     /// It failed; try again at `next_attempt_at`.
     Failed {
+        /// Hex SHA-256 of the bytes sent, when any were.
+        sent_sha256: Option<String>,
         /// What went wrong (kept on the outbox row only).
         error: String,
         /// When to try again.
@@ -373,6 +378,50 @@ pub trait Store: Send + Sync + 'static {
         notify: Option<Notify>,
         escalate: Option<Notify>,
     ) -> impl Future<Output = Result<Option<StatusOutcome>, StoreError>> + Send;
+
+    /// The number of audit events: the size of the audit tree.
+    fn audit_size(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// The leaf hashes of events 1..=`upto`, in sequence.
+    fn leaf_hashes(
+        &self,
+        upto: u64,
+    ) -> impl Future<Output = Result<Vec<crate::audit::merkle::Hash>, StoreError>> + Send;
+
+    /// Audit events from sequence number `from` on, at most `limit`.
+    fn audit_entries(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<EventRecord>, StoreError>> + Send;
+
+    /// Every signed checkpoint, oldest first.
+    fn checkpoints(&self)
+    -> impl Future<Output = Result<Vec<CheckpointRecord>, StoreError>> + Send;
+
+    /// The newest signed checkpoint.
+    fn latest_checkpoint(
+        &self,
+    ) -> impl Future<Output = Result<Option<CheckpointRecord>, StoreError>> + Send;
+
+    /// Stores a signed checkpoint of the first `size` events; refused when
+    /// it does not grow the tree.
+    fn record_checkpoint(
+        &self,
+        size: u64,
+        root: crate::audit::merkle::Hash,
+        note: String,
+        key_name: String,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Records that the gateway started with a configuration (the hash of
+    /// its file, the number of partners, the audit key's name).
+    fn record_config(
+        &self,
+        sha256: String,
+        partners: usize,
+        signing_key: Option<String>,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// The orders of property unit `unit_id` (hand-offs targeting it),
     /// newest first; with `open_only`, those not closed or rejected.

@@ -218,11 +218,13 @@ pub enum EventKind {
     Escalated,
     /// Dead messages were put back in the queue.
     Redelivered,
+    /// The gateway started with a configuration (its file's hash).
+    ConfigLoaded,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 12] = [
+    pub const ALL: [EventKind; 13] = [
         EventKind::Received,
         EventKind::Duplicate,
         EventKind::Conflict,
@@ -235,6 +237,7 @@ impl EventKind {
         EventKind::Overdue,
         EventKind::Escalated,
         EventKind::Redelivered,
+        EventKind::ConfigLoaded,
     ];
 
     /// The snake_case name stored in the `events` table.
@@ -252,6 +255,7 @@ impl EventKind {
             EventKind::Overdue => "overdue",
             EventKind::Escalated => "escalated",
             EventKind::Redelivered => "redelivered",
+            EventKind::ConfigLoaded => "config_loaded",
         }
     }
 
@@ -274,4 +278,35 @@ pub struct EventRecord {
     pub at: Timestamp,
     /// Metadata and hashes (never personal data).
     pub detail: serde_json::Value,
+    /// The RFC 6962 leaf hash recorded with the event.
+    pub leaf_hash: crate::audit::merkle::Hash,
+}
+
+impl EventRecord {
+    /// The event's audit leaf: canonical JSON of seq, kind, time (Unix
+    /// milliseconds), hand-off and detail.
+    pub fn leaf_bytes(&self) -> Vec<u8> {
+        crate::audit::leaf::leaf_bytes(
+            self.seq,
+            self.kind.as_str(),
+            self.at.timestamp_millis(),
+            self.handoff_id.as_deref(),
+            &self.detail,
+        )
+    }
+}
+
+/// A signed checkpoint of the audit log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckpointRecord {
+    /// Tree size.
+    pub size: u64,
+    /// Root hash.
+    pub root: crate::audit::merkle::Hash,
+    /// The signed note.
+    pub note: String,
+    /// The name of the key that signed it.
+    pub key_name: String,
+    /// When it was signed.
+    pub created_at: Timestamp,
 }

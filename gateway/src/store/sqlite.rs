@@ -11,6 +11,7 @@
 //! Reads: run on blocking threads over a small pool of read-only
 //! connections; WAL lets them proceed while the writer commits.
 
+mod audit;
 mod codec;
 mod deliver;
 mod read;
@@ -440,6 +441,47 @@ impl Store for SqliteStore {
     ) -> Result<Option<StatusOutcome>> {
         let id = handoff_id.to_owned();
         self.write(move |tx| deliver::mark_overdue(tx, &id, which, now, notify, escalate))
+            .await
+    }
+
+    async fn audit_size(&self) -> Result<u64> {
+        self.read(audit::size).await
+    }
+
+    async fn leaf_hashes(&self, upto: u64) -> Result<Vec<crate::audit::merkle::Hash>> {
+        self.read(move |c| audit::leaf_hashes(c, upto)).await
+    }
+
+    async fn audit_entries(&self, from: u64, limit: usize) -> Result<Vec<EventRecord>> {
+        self.read(move |c| audit::entries(c, from, limit)).await
+    }
+
+    async fn checkpoints(&self) -> Result<Vec<super::CheckpointRecord>> {
+        self.read(audit::checkpoints).await
+    }
+
+    async fn latest_checkpoint(&self) -> Result<Option<super::CheckpointRecord>> {
+        self.read(audit::latest_checkpoint).await
+    }
+
+    async fn record_checkpoint(
+        &self,
+        size: u64,
+        root: crate::audit::merkle::Hash,
+        note: String,
+        key_name: String,
+    ) -> Result<()> {
+        self.write(move |tx| audit::record_checkpoint(tx, size, root, note, key_name))
+            .await
+    }
+
+    async fn record_config(
+        &self,
+        sha256: String,
+        partners: usize,
+        signing_key: Option<String>,
+    ) -> Result<u64> {
+        self.write(move |tx| audit::record_config(tx, sha256, partners, signing_key))
             .await
     }
 

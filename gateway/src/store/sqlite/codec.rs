@@ -204,7 +204,7 @@ pub(super) fn history(row: &Row<'_>) -> Result<HistoryRecord, StoreError> {
 }
 
 /// The columns [`event`] reads, in order.
-pub(super) const EVENT_COLUMNS: &str = "seq, handoff_id, kind, at, detail_json";
+pub(super) const EVENT_COLUMNS: &str = "seq, handoff_id, kind, at, detail_json, leaf_hash";
 
 /// An `events` row selected with [`EVENT_COLUMNS`].
 pub(super) fn event(row: &Row<'_>) -> Result<EventRecord, StoreError> {
@@ -217,7 +217,14 @@ pub(super) fn event(row: &Row<'_>) -> Result<EventRecord, StoreError> {
             .ok_or_else(|| StoreError::Corrupt(format!("event kind {kind:?}")))?,
         at: time(row.get(3)?)?,
         detail: serde_json::from_str(&detail)?,
+        leaf_hash: hash(row.get(5)?)?,
     })
+}
+
+/// A stored 32-byte hash.
+pub(super) fn hash(bytes: Vec<u8>) -> Result<crate::audit::merkle::Hash, StoreError> {
+    crate::audit::merkle::Hash::try_from(bytes.as_slice())
+        .map_err(|_| StoreError::Corrupt(format!("a hash of {} bytes", bytes.len())))
 }
 
 /// The columns [`outbox`] reads, in order (prefix `o.`, joined with the

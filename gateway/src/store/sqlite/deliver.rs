@@ -43,6 +43,7 @@ pub(super) fn record_delivery(
     match result {
         DeliveryResult::Delivered {
             target_ticket_id,
+            sent_sha256,
             at,
         } => {
             tx.conn
@@ -72,6 +73,7 @@ pub(super) fn record_delivery(
                     "target_partner": partner,
                     "attempt": attempt,
                     "target_ticket_id": target_ticket_id,
+                    "sent_sha256": sent_sha256,
                     "at": at.to_rfc3339(),
                 }),
             )?;
@@ -101,6 +103,7 @@ pub(super) fn record_delivery(
         DeliveryResult::Failed {
             error,
             next_attempt_at,
+            sent_sha256,
             at,
         } => {
             tx.conn
@@ -116,6 +119,7 @@ pub(super) fn record_delivery(
                     "outbox_id": outbox_id,
                     "target_partner": partner,
                     "attempt": attempt,
+                    "sent_sha256": sent_sha256,
                     "at": at.to_rfc3339(),
                     "next_attempt_at": next_attempt_at.to_rfc3339(),
                 }),

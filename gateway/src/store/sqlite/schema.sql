@@ -68,9 +68,19 @@ CREATE TABLE events (
     handoff_id  TEXT REFERENCES handoffs (id),
     kind        TEXT NOT NULL CHECK (kind IN ('received', 'duplicate', 'conflict', 'refused',
                     'delivery_attempt', 'delivered', 'dead_lettered', 'status_applied',
-                    'status_refused', 'overdue', 'escalated', 'redelivered')),
+                    'status_refused', 'overdue', 'escalated', 'redelivered', 'config_loaded')),
     at          INTEGER NOT NULL,
-    detail_json TEXT NOT NULL                   -- metadata and hashes, never personal data
+    detail_json TEXT NOT NULL,                  -- metadata and hashes, never personal data
+    leaf_hash   BLOB NOT NULL CHECK (length(leaf_hash) = 32)  -- RFC 6962 leaf hash of the event
 ) STRICT;
 
 CREATE INDEX events_by_handoff ON events (handoff_id, seq);
+
+-- Signed checkpoints of the audit log (C2SP tlog-checkpoint signed notes).
+CREATE TABLE checkpoints (
+    size       INTEGER PRIMARY KEY,             -- tree size: events 1..=size
+    root       BLOB NOT NULL CHECK (length(root) = 32),
+    note       TEXT NOT NULL,                   -- the signed note, as served
+    key_name   TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT;

@@ -85,17 +85,24 @@ impl Tx<'_> {
         kind: EventKind,
         detail: serde_json::Value,
     ) -> Result<u64> {
+        let at = ms(&self.now);
         self.conn
             .prepare_cached(
-                "INSERT INTO events (handoff_id, kind, at, detail_json) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO events (handoff_id, kind, at, detail_json, leaf_hash) \
+                 VALUES (?1, ?2, ?3, ?4, zeroblob(32))",
             )?
+            .execute(params![handoff_id, kind.as_str(), at, detail.to_string()])?;
+        let rowid = self.conn.last_insert_rowid();
+        let seq = seq(rowid)?;
+        // The leaf is appended in the same transaction as its event.
+        let leaf = crate::audit::leaf::leaf_bytes(seq, kind.as_str(), at, handoff_id, &detail);
+        self.conn
+            .prepare_cached("UPDATE events SET leaf_hash = ?2 WHERE seq = ?1")?
             .execute(params![
-                handoff_id,
-                kind.as_str(),
-                ms(&self.now),
-                detail.to_string()
+                rowid,
+                crate::audit::merkle::leaf_hash(&leaf).to_vec()
             ])?;
-        seq(self.conn.last_insert_rowid())
+        Ok(seq)
     }
 
     /// Queues a message; returns its outbox id.

@@ -181,6 +181,7 @@ async fn a_message_backing_off_holds_back_only_its_own_target() {
         .record_delivery(
             due[0].id,
             DeliveryResult::Failed {
+                sent_sha256: None,
                 error: "connection refused".into(),
                 next_attempt_at: retry,
                 at: t,
@@ -215,6 +216,7 @@ async fn a_message_backing_off_holds_back_only_its_own_target() {
         .record_delivery(
             later[0].id,
             DeliveryResult::Delivered {
+                sent_sha256: None,
                 target_ticket_id: Some("LF-778".into()),
                 at: retry,
             },
@@ -357,6 +359,7 @@ async fn audit_events_never_hold_personal_data() {
         .record_delivery(
             id,
             DeliveryResult::Failed {
+                sent_sha256: None,
                 error: format!("partner said: bad phone {CALLER_PHONE}"),
                 next_attempt_at: now(),
                 at: now(),
@@ -506,6 +509,7 @@ async fn a_passed_deadline_is_reported_once_and_escalated() {
         .record_delivery(
             copy,
             DeliveryResult::Delivered {
+                sent_sha256: None,
                 target_ticket_id: Some("HB-9".into()),
                 at: late,
             },
