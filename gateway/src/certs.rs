@@ -3,7 +3,9 @@
 //! certificates, a client certificate per partner and a server certificate
 //! per push partner (for the simulated partner servers). Every private key
 //! is written next to its certificate, so the set is public by nature: it
-//! must never be used by a real hotline.
+//! must never be used by a real hotline. The set also holds an Ed25519 note
+//! key that signs the audit log's checkpoints (`audit-signing.key`) and its
+//! verifier key (`audit-signing.vkey`), just as public.
 
 use std::path::{Path, PathBuf};
 
@@ -44,6 +46,17 @@ pub const DEFAULT_PARTNERS: [&str; 9] = [
     "open311-demo",
 ];
 
+/// The note name of the development audit signing key (the checkpoints'
+/// signature lines name it).
+pub const AUDIT_KEY_NAME: &str = crate::audit::DEFAULT_ORIGIN;
+
+/// The file of the audit signing key (`PRIVATE+KEY+...`), in the set's
+/// directory.
+pub const AUDIT_SIGNING_KEY_FILE: &str = "audit-signing.key";
+
+/// The file of its verifier key (`name+hash+key`), in the set's directory.
+pub const AUDIT_VERIFIER_KEY_FILE: &str = "audit-signing.vkey";
+
 /// How long every certificate of the set is valid, in years, so that tests
 /// using the committed set keep working.
 pub const VALIDITY_YEARS: i32 = 10;
@@ -62,6 +75,9 @@ pub enum CertsError {
         /// rcgen's error.
         source: rcgen::Error,
     },
+    /// The audit signing key could not be made.
+    #[error("cannot generate the audit signing key: {0}")]
+    AuditKey(crate::audit::note::NoteError),
     /// A file or directory could not be written.
     #[error("cannot write {}: {source}", path.display())]
     Write {
@@ -83,7 +99,8 @@ pub fn is_push_partner(id: &str) -> bool {
 /// replaced) and returns the paths written, certificates before their keys:
 /// `ca.pem`, `ca.key`, `gateway-server.pem/.key`, `gateway-client.pem/.key`,
 /// `partners/<id>.pem/.key` (client) and, for push partners,
-/// `partners/<id>-server.pem/.key`.
+/// `partners/<id>-server.pem/.key`, then the audit key pair
+/// ([`generate_audit_key`]).
 pub fn generate(out: &Path, partners: &[String]) -> Result<Vec<PathBuf>, CertsError> {
     if let Some(bad) = partners.iter().find(|id| !is_partner_id(id)) {
         return Err(CertsError::BadPartnerId(bad.clone()));
@@ -147,7 +164,28 @@ pub fn generate(out: &Path, partners: &[String]) -> Result<Vec<PathBuf>, CertsEr
             write(&format!("partners/{id}-server"), &cert, &key)?;
         }
     }
+    written.extend(generate_audit_key(out)?);
     Ok(written)
+}
+
+/// Generates a new Ed25519 audit signing key named [`AUDIT_KEY_NAME`] into
+/// `out` (created if needed): `audit-signing.key` (the signing key, owner
+/// readable only) and `audit-signing.vkey` (its verifier key, for partners
+/// and auditors). Existing files are replaced, so checkpoints signed by the
+/// old key verify only with the old verifier key kept aside
+/// (`[audit] verifier_keys`). Returns the paths written.
+pub fn generate_audit_key(out: &Path) -> Result<Vec<PathBuf>, CertsError> {
+    std::fs::create_dir_all(out).map_err(|source| CertsError::Write {
+        path: out.to_owned(),
+        source,
+    })?;
+    let (private, verifier) =
+        crate::audit::note::Signer::generate(AUDIT_KEY_NAME).map_err(CertsError::AuditKey)?;
+    let key = out.join(AUDIT_SIGNING_KEY_FILE);
+    let vkey = out.join(AUDIT_VERIFIER_KEY_FILE);
+    write_file(&key, &format!("{private}\n"), true)?;
+    write_file(&vkey, &format!("{verifier}\n"), false)?;
+    Ok(vec![key, vkey])
 }
 
 fn new_key(what: &str) -> Result<KeyPair, CertsError> {

@@ -40,6 +40,8 @@ fn writes_the_whole_set_with_the_right_names() {
             "partners/bj12345-server.key",
             "partners/pu-military-001.pem",
             "partners/pu-military-001.key",
+            "audit-signing.key",
+            "audit-signing.vkey",
         ]
     );
 
@@ -130,4 +132,49 @@ fn refuses_a_partner_id_that_would_escape_the_directory() {
     let err = generate(&dir, &["../evil".to_owned()]).unwrap_err();
     assert!(matches!(err, CertsError::BadPartnerId(_)), "{err}");
     assert!(!dir.exists());
+}
+
+#[test]
+fn the_audit_key_pair_signs_checkpoints_its_verifier_accepts() {
+    use crate::audit::note::{Checkpoint, Signer, Verifier, verify};
+    let dir = temp_dir("audit-key");
+    let written = generate_audit_key(&dir).unwrap();
+    assert_eq!(
+        written,
+        [
+            dir.join(AUDIT_SIGNING_KEY_FILE),
+            dir.join(AUDIT_VERIFIER_KEY_FILE)
+        ]
+    );
+    let signer = Signer::parse(&std::fs::read_to_string(&written[0]).unwrap()).unwrap();
+    assert_eq!(signer.name(), AUDIT_KEY_NAME);
+    let vkey = std::fs::read_to_string(&written[1]).unwrap();
+    assert_eq!(vkey.trim(), signer.verifier());
+    let cp = Checkpoint {
+        origin: "example/log".into(),
+        size: 3,
+        root: [7; 32],
+    };
+    let (got, name) = verify(&signer.sign(&cp), &[Verifier::parse(&vkey).unwrap()]).unwrap();
+    assert_eq!((got, name.as_str()), (cp, AUDIT_KEY_NAME));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&written[0]).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "the signing key is readable by others");
+    }
+    // A second key replaces the first.
+    generate_audit_key(&dir).unwrap();
+    let again = std::fs::read_to_string(&written[1]).unwrap();
+    assert_ne!(again, vkey);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_committed_audit_verifier_key_is_the_committed_signing_keys() {
+    use crate::audit::note::Signer;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../certs-example");
+    let key = std::fs::read_to_string(dir.join(AUDIT_SIGNING_KEY_FILE)).unwrap();
+    let vkey = std::fs::read_to_string(dir.join(AUDIT_VERIFIER_KEY_FILE)).unwrap();
+    assert_eq!(Signer::parse(&key).unwrap().verifier(), vkey.trim());
 }

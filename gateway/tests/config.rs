@@ -36,6 +36,7 @@ fn demo_in(dir: &Path, certs: &Path) -> String {
         "gateway-client.pem",
         "gateway-client.key",
         "ca.pem",
+        "audit-signing.key",
     ] {
         let path = certs.join(name);
         text = text.replace(
@@ -184,7 +185,8 @@ fn a_generated_set_makes_a_working_configuration() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("DEVELOPMENT ONLY"));
     let listed = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(listed.lines().count(), 6 + 4 + 2, "{listed}");
+    assert_eq!(listed.lines().count(), 6 + 4 + 2 + 2, "{listed}");
+    assert!(certs.join("audit-signing.key").is_file());
     assert!(certs.join("partners/bj12345-server.pem").is_file());
     assert!(!certs.join("partners/pu-central-001-server.pem").exists());
 

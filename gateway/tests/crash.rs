@@ -37,6 +37,7 @@ fn write_config(dir: &Path, port: u16, endpoints: &[(String, String)]) -> PathBu
         "gateway-client.pem",
         "gateway-client.key",
         "ca.pem",
+        "audit-signing.key",
     ] {
         text = text.replace(
             &format!("\"{name}\""),

@@ -7,3 +7,7 @@
 pub mod leaf;
 pub mod merkle;
 pub mod note;
+
+/// The log's default origin (`[audit] origin`): the first line of every
+/// checkpoint, naming the log.
+pub const DEFAULT_ORIGIN: &str = "jjj12345.example/gateway-audit";

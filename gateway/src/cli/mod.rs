@@ -91,7 +91,8 @@ enum Command {
 #[derive(Subcommand)]
 enum CertsCommand {
     /// Generate a DEVELOPMENT CA and certificates for the gateway and its
-    /// partners (never for production: the keys are written beside them).
+    /// partners, and an audit checkpoint signing key (never for production:
+    /// the keys are written beside them).
     Generate {
         /// Directory to write into (created if needed; files are replaced).
         #[arg(long)]
@@ -100,6 +101,10 @@ enum CertsCommand {
         /// certificates, for partners that receive pushed deliveries).
         #[arg(long, value_delimiter = ',', default_values_t = certs::DEFAULT_PARTNERS.map(String::from))]
         partners: Vec<String>,
+        /// Write only a new audit signing key (audit-signing.key and
+        /// audit-signing.vkey), leaving the certificates alone.
+        #[arg(long)]
+        only_audit_key: bool,
     },
 }
 
@@ -139,8 +144,13 @@ pub fn run() -> ExitCode {
         Command::Demo { keep_running } => serve::demo(keep_running),
         Command::Handoffs { config, command } => handoffs::run(&config, command),
         Command::Certs {
-            command: CertsCommand::Generate { out, partners },
-        } => certs_generate(&out, &partners),
+            command:
+                CertsCommand::Generate {
+                    out,
+                    partners,
+                    only_audit_key,
+                },
+        } => certs_generate(&out, &partners, only_audit_key),
     }
 }
 
@@ -167,8 +177,13 @@ fn check_config(file: &Path) -> ExitCode {
     }
 }
 
-fn certs_generate(out: &Path, partners: &[String]) -> ExitCode {
-    match certs::generate(out, partners) {
+fn certs_generate(out: &Path, partners: &[String], only_audit_key: bool) -> ExitCode {
+    let generated = if only_audit_key {
+        certs::generate_audit_key(out)
+    } else {
+        certs::generate(out, partners)
+    };
+    match generated {
         Ok(written) => {
             for path in written {
                 println!("{}", path.display());

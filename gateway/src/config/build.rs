@@ -31,6 +31,7 @@ pub(super) struct Document {
     escalation: EscalationConfig,
     #[serde(default)]
     open311: Open311Config,
+    audit: Option<super::audit::RawAudit>,
     #[serde(default)]
     partners: Vec<RawPartner>,
 }
@@ -97,7 +98,12 @@ fn problem(key: impl Into<String>, message: impl Into<String>) -> Problem {
     (key.into(), message.into())
 }
 
-pub(super) fn build(doc: Document, file: &Path, base: &Path) -> Result<Config, Problem> {
+pub(super) fn build(
+    doc: Document,
+    file: &Path,
+    sha256: String,
+    base: &Path,
+) -> Result<Config, Problem> {
     let certs = |key: &str, path: &Path| pem::read_certs(base, path).map_err(|m| problem(key, m));
     let private = |key: &str, path: &Path| pem::read_key(base, path).map_err(|m| problem(key, m));
     let s = doc.server;
@@ -163,8 +169,13 @@ pub(super) fn build(doc: Document, file: &Path, base: &Path) -> Result<Config, P
         ));
     }
     check_open311(&doc.open311)?;
+    let audit = doc
+        .audit
+        .map(|raw| super::audit::build(raw, base))
+        .transpose()?;
     Ok(Config {
         file: file.to_owned(),
+        sha256,
         server,
         client,
         store,
@@ -174,6 +185,7 @@ pub(super) fn build(doc: Document, file: &Path, base: &Path) -> Result<Config, P
         delivery: doc.delivery,
         escalation: doc.escalation,
         open311: doc.open311,
+        audit,
         partners,
     })
 }

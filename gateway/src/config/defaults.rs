@@ -58,3 +58,9 @@ pub fn breaker_cooldown() -> Duration {
 pub fn request_timeout() -> Duration {
     Duration::from_secs(10)
 }
+pub fn audit_origin() -> String {
+    crate::audit::DEFAULT_ORIGIN.to_owned()
+}
+pub fn checkpoint_interval() -> Duration {
+    Duration::from_secs(10)
+}

@@ -52,6 +52,12 @@
 //! [open311]                     # the Open311 GeoReport v2 endpoints; every key optional
 //! jurisdiction_id = "jjj12345.example"  # the jurisdiction served; requests naming another get 404
 //!
+//! [audit]                       # optional: without it, no checkpoint is signed
+//! origin = "jjj12345.example/gateway-audit"  # the log's name, first line of every checkpoint
+//! signing_key = "audit-signing.key"          # file with the note signing key PRIVATE+KEY+name+hash+key (required)
+//! verifier_keys = ["old-audit.vkey"]         # files with old keys' verifiers name+hash+key, kept after a rotation
+//! checkpoint_interval = "10s"   # how often a checkpoint is signed when the log has grown
+//!
 //! [[partners]]                  # one table per partner
 //! id = "bj12345"                # partner id: letters, digits, '-', '_', '.'
 //! family = "bj-json"            # wire format family (not "canonical")
@@ -61,6 +67,7 @@
 //! division = "110000"           # optional 6-digit administrative division code
 //! ```
 
+mod audit;
 mod build;
 mod defaults;
 mod duration;
@@ -73,9 +80,11 @@ use std::time::Duration;
 use adapters::Family;
 use schemas::Tables;
 use serde::Deserialize;
+use sha2::Digest;
 
 use build::Document;
 
+pub use audit::AuditConfig;
 pub use build::is_partner_id;
 pub use pem::{Certs, Key};
 
@@ -144,6 +153,9 @@ fn key_prefix(key: &str) -> String {
 pub struct Config {
     /// The file it was loaded from.
     pub file: PathBuf,
+    /// Hex SHA-256 of the file's bytes as parsed (recorded in the audit
+    /// log's `config_loaded` event at start-up).
+    pub sha256: String,
     /// `[server]`.
     pub server: ServerConfig,
     /// `[client]`.
@@ -162,6 +174,8 @@ pub struct Config {
     pub escalation: EscalationConfig,
     /// `[open311]`.
     pub open311: Open311Config,
+    /// `[audit]`, when present: checkpoints are signed only with it.
+    pub audit: Option<AuditConfig>,
     /// `[[partners]]`, in file order.
     pub partners: Vec<PartnerConfig>,
 }
@@ -439,7 +453,8 @@ pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
-    build::build(document, file, base).map_err(|(key, message)| ConfigError::Invalid {
+    let sha256 = hex::encode(sha2::Sha256::digest(text.as_bytes()));
+    build::build(document, file, sha256, base).map_err(|(key, message)| ConfigError::Invalid {
         file: file.to_owned(),
         key,
         message,

@@ -39,6 +39,7 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, peer: Arc<Peer>) -> R
         },
         (_, p) if p.starts_with("/pu/") => super::pu::handle(app, req, peer).await,
         (_, p) if p.starts_with("/open311/v2/") => super::open311::handle(app, req, peer).await,
+        (_, p) if p.starts_with("/audit/v1/") => super::audit::handle(app, req, peer).await,
         (&Method::POST, p) => match wire::inbound(p) {
             Some(inbound) => push(app, req, &peer, inbound).await,
             None => respond(StatusCode::NOT_FOUND, "text/plain", "no such endpoint\n"),

@@ -6,8 +6,12 @@
 //! outbox worker (per target) ─▶ adapter.encode ─▶ TLS ─▶ target ─▶ store.record_delivery
 //! target status ─▶ ingress ─▶ decode ─▶ store.apply_status (lifecycle) ─▶ outbox → origin
 //! deadline sweep ─▶ store.mark_overdue ─▶ outbox → origin (+ escalation copy)
+//! checkpoint signer ─▶ store.leaf_hashes ─▶ consistency check ─▶ sign ─▶ store.record_checkpoint
+//! partner / auditor ─TLS─▶ /audit/v1/ ─▶ checkpoint, proofs, a hand-off's leaves
 //! ```
 
+mod audit;
+pub mod checkpoint;
 mod ingress;
 mod open311;
 mod outbox;
@@ -140,8 +144,9 @@ impl Running {
     }
 }
 
-/// Starts the gateway: opens the store, binds the listener, starts the
-/// delivery workers and the deadline sweep.
+/// Starts the gateway: opens the store, records the configuration in the
+/// audit log, binds the listener, starts the delivery workers, the deadline
+/// sweep and the checkpoint signer.
 pub async fn start(config: Config) -> Result<Running, ServeError> {
     let config = Arc::new(config);
     for warning in config.warnings() {
@@ -169,6 +174,13 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
         addr: config.server.listen,
         source,
     })?;
+    // The audit log records which configuration the gateway runs with,
+    // once it is sure to start.
+    let signing_key = config.audit.as_ref().map(|a| a.signer.name().to_owned());
+    let seq = store
+        .record_config(config.sha256.clone(), config.partners.len(), signing_key)
+        .await?;
+    tracing::info!(audit_seq = seq, config_sha256 = %config.sha256, "configuration recorded");
     let (wake, _) = watch::channel(0u64);
     let app = Arc::new(App {
         config: config.clone(),
@@ -180,6 +192,10 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
     let mut tasks = Vec::new();
     tasks.push(tokio::spawn(outbox::run(app.clone(), shutdown_rx.clone())));
     tasks.push(tokio::spawn(sweep_deadlines(
+        app.clone(),
+        shutdown_rx.clone(),
+    )));
+    tasks.push(tokio::spawn(checkpoint::run(
         app.clone(),
         shutdown_rx.clone(),
     )));

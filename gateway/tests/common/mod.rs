@@ -270,6 +270,7 @@ impl Harness {
             "gateway-client.pem",
             "gateway-client.key",
             "ca.pem",
+            "audit-signing.key",
         ] {
             text = text.replace(
                 &format!("\"{name}\""),
