@@ -1,6 +1,7 @@
 //! The command line: `serve`, `demo`, `translate`, `check-config`,
-//! `handoffs`, `certs generate`.
+//! `handoffs`, `audit export|verify|prove`, `certs generate`.
 
+mod audit;
 mod handoffs;
 mod serve;
 
@@ -81,6 +82,12 @@ enum Command {
         #[command(subcommand)]
         command: handoffs::HandoffsCommand,
     },
+    /// The audit log: export it, verify an export, prove a hand-off's
+    /// events.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+    },
     /// Development certificates.
     Certs {
         #[command(subcommand)]
@@ -143,6 +150,7 @@ pub fn run() -> ExitCode {
         Command::Serve { config, log_json } => serve::serve(&config, log_json),
         Command::Demo { keep_running } => serve::demo(keep_running),
         Command::Handoffs { config, command } => handoffs::run(&config, command),
+        Command::Audit { command } => audit::run(command),
         Command::Certs {
             command:
                 CertsCommand::Generate {
