@@ -29,9 +29,10 @@
 //!   `110000`; enterprise and property targets have no place and are
 //!   recorded as lost (the reason still travels in `ZYYY`).
 //! - Urgency `high` is written as `JJCD` `0` and recorded as lost.
-//! - The receipt carries no audit sequence: the response has only FHDM,
-//!   FHXX and WGBH (formats.md; the sample's FHXX is [`RECEIPT_MESSAGE`]),
-//!   and the hand-off id in WGBH names the audit record.
+//! - The response has only FHDM, FHXX and WGBH (formats.md), so the work
+//!   order receipt's audit sequence number travels in FHXX's free text:
+//!   `接收成功（审计序号 N）`; a feedback receipt's FHXX is the sample's
+//!   [`RECEIPT_MESSAGE`].
 //! - A Fault's `detail` holds one `CWZD` per distinct failing field; the
 //!   reasons follow the message in `faultstring` as `field: reason`.
 //! - A status update names the hand-off by `WGBH` or `GDBH`; at least one
@@ -201,32 +202,33 @@ pub fn encode_error(status: u16, message: &str, errors: &[FieldError]) -> Vec<u8
     w.finish_bytes(Charset::Gb18030)
 }
 
-fn response(operation: &'static str, id_name: &str, id: &str) -> Vec<u8> {
+fn response(operation: &'static str, id_name: &str, id: &str, message: &str) -> Vec<u8> {
     let mut w = open_envelope(None);
     w.open(operation, &[("xmlns", NS)]);
     w.text("FHDM", &[], "0");
-    w.text("FHXX", &[], RECEIPT_MESSAGE);
+    w.text("FHXX", &[], message);
     w.text(id_name, &[], id);
     w.finish_bytes(Charset::Gb18030)
 }
 
 /// The reply to an accepted `PushWorkOrder`: `PushWorkOrderResponse` with
-/// FHDM `0`, FHXX [`RECEIPT_MESSAGE`] and WGBH. The response has no place
-/// for the audit sequence, which is not sent (see the module docs).
-pub fn encode_receipt(handoff_id: &str, _audit_seq: u64) -> Vec<u8> {
-    response("PushWorkOrderResponse", "WGBH", handoff_id)
+/// FHDM `0`, FHXX `接收成功（审计序号 N）` (the audit sequence number of the
+/// hand-off's `received` leaf) and WGBH.
+pub fn encode_receipt(handoff_id: &str, audit_seq: u64) -> Vec<u8> {
+    let message = format!("{RECEIPT_MESSAGE}（审计序号 {audit_seq}）");
+    response("PushWorkOrderResponse", "WGBH", handoff_id, &message)
 }
 
 /// The reply to an accepted `PushFeedback`: `PushFeedbackResponse` with
 /// FHDM `0`, FHXX [`RECEIPT_MESSAGE`] and WGBH.
 pub fn encode_feedback_receipt(handoff_id: &str) -> Vec<u8> {
-    response("PushFeedbackResponse", "WGBH", handoff_id)
+    response("PushFeedbackResponse", "WGBH", handoff_id, RECEIPT_MESSAGE)
 }
 
 /// A partner's reply to a delivered `PushWorkOrder`, with its own ticket id
 /// in GDBH (for test partners and simulators).
 pub fn encode_delivery_reply(gdbh: &str) -> Vec<u8> {
-    response("PushWorkOrderResponse", "GDBH", gdbh)
+    response("PushWorkOrderResponse", "GDBH", gdbh, RECEIPT_MESSAGE)
 }
 
 /// The partner's reply to a delivery (`PushWorkOrderResponse` or

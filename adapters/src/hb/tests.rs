@@ -144,9 +144,16 @@ fn every_sample_is_reproduced_byte_for_byte() {
     assert!(out.loss.is_empty());
     assert_eq!(out.bytes, sample("hb-soap/push-feedback.xml"));
 
+    // The sample's response with the audit sequence number in FHXX.
+    let expected = String::from_utf8(decode_gb(&sample("hb-soap/response.xml")))
+        .unwrap()
+        .replace(
+            "<FHXX>接收成功</FHXX>",
+            "<FHXX>接收成功（审计序号 1852317）</FHXX>",
+        );
     assert_eq!(
         encode_receipt("01JPGTPXTZ5G2WWHK59BVNCV2Z", 1852317),
-        sample("hb-soap/response.xml")
+        encoding_rs::GB18030.encode(&expected).0.into_owned()
     );
     let message = "目标城市MBCS“130102”解析为石家庄12345（130100），即发送方本身，不能转办给自己";
     let errors = [FieldError::new("MBCS", "即发送方本身")];
@@ -409,4 +416,12 @@ fn faults_and_replies() {
     assert!(e.to_string().contains("接收成功"));
     let e = decode_delivery_reply(&sample("hb-soap/fault.xml")).unwrap_err();
     assert_eq!(fields(e), ["MBCS"]);
+}
+
+fn decode_gb(bytes: &[u8]) -> Vec<u8> {
+    encoding_rs::GB18030
+        .decode(bytes)
+        .0
+        .into_owned()
+        .into_bytes()
 }
