@@ -58,3 +58,6 @@ pub fn breaker_cooldown() -> Duration {
 pub fn request_timeout() -> Duration {
     Duration::from_secs(10)
 }
+pub fn urgent_share() -> f64 {
+    0.2
+}
