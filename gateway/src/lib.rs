@@ -10,6 +10,7 @@ pub mod config;
 pub mod demo;
 pub mod http;
 pub mod lifecycle;
+pub mod limits;
 pub mod network;
 pub mod route;
 pub mod server;

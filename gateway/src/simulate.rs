@@ -68,6 +68,8 @@ pub struct Delivery {
     pub body: Bytes,
     /// Content-Type header.
     pub content_type: Option<String>,
+    /// When it arrived (after its body was read).
+    pub at: std::time::Instant,
 }
 
 /// One simulated partner.
@@ -218,6 +220,7 @@ impl SimPartner {
             kind,
             body: body.clone(),
             content_type,
+            at: std::time::Instant::now(),
         });
         let own_id = (kind == Kind::Ticket).then(|| {
             format!(

@@ -11,8 +11,9 @@ use schemas::Tables;
 use serde::{Deserialize, Deserializer};
 
 use super::{
-    ClientConfig, Config, DataConfig, Deadlines, DeliveryConfig, EscalationConfig, Open311Config,
-    PartnerConfig, ServerConfig, StoreConfig, defaults, duration, pem,
+    ClientConfig, Config, DataConfig, Deadlines, DeliveryConfig, EscalationConfig, Limit,
+    LimitsConfig, Open311Config, PartnerConfig, Rate, ServerConfig, StoreConfig, defaults,
+    duration, pem,
 };
 
 /// The file as written, before files are read and cross-checks made.
@@ -32,6 +33,8 @@ pub(super) struct Document {
     #[serde(default)]
     open311: Open311Config,
     audit: Option<super::audit::RawAudit>,
+    #[serde(default)]
+    limits: LimitsConfig,
     #[serde(default)]
     partners: Vec<RawPartner>,
 }
@@ -79,6 +82,10 @@ struct RawPartner {
     identity: Option<String>,
     api_key: Option<String>,
     division: Option<String>,
+    rate: Option<Rate>,
+    burst: Option<u32>,
+    deliver_rate: Option<Rate>,
+    deliver_burst: Option<u32>,
 }
 
 fn partner_family<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Family, D::Error> {
@@ -153,11 +160,12 @@ pub(super) fn build(
     let tables = Tables::load(&data.dir).map_err(|e| problem("data.dir", e.to_string()))?;
     check_deadlines(&doc.deadlines)?;
     check_delivery(&doc.delivery)?;
+    check_limits(&doc.limits)?;
     let partners = doc
         .partners
         .into_iter()
         .enumerate()
-        .map(|(i, raw)| build_partner(i, raw, server.plain_http))
+        .map(|(i, raw)| build_partner(i, raw, server.plain_http, &doc.limits))
         .collect::<Result<Vec<_>, _>>()?;
     check_unique(&partners)?;
     if let Some(id) = &doc.escalation.partner
@@ -186,6 +194,7 @@ pub(super) fn build(
         escalation: doc.escalation,
         open311: doc.open311,
         audit,
+        limits: doc.limits,
         partners,
     })
 }
@@ -267,7 +276,12 @@ fn transport(family: Family) -> Transport {
     }
 }
 
-fn build_partner(i: usize, raw: RawPartner, plain_http: bool) -> Result<PartnerConfig, Problem> {
+fn build_partner(
+    i: usize,
+    raw: RawPartner,
+    plain_http: bool,
+    limits: &LimitsConfig,
+) -> Result<PartnerConfig, Problem> {
     let key = |field: &str| format!("partners[{i}].{field}");
     if !is_partner_id(&raw.id) {
         return Err(problem(
@@ -339,6 +353,53 @@ fn build_partner(i: usize, raw: RawPartner, plain_http: bool) -> Result<PartnerC
             format!("{d:?} is not a 6-digit division code"),
         ));
     }
+    let share = limits.urgent_share;
+    let ingress_limit = limit(
+        (raw.rate, raw.burst, &key("rate"), &key("burst")),
+        (limits.rate, limits.burst, "limits.rate"),
+        |rate| rate.quota,
+        share,
+    )?;
+    let delivery_limit = match (
+        transport == Transport::Push,
+        raw.deliver_rate,
+        raw.deliver_burst,
+    ) {
+        (true, _, _) => limit(
+            (
+                raw.deliver_rate,
+                raw.deliver_burst,
+                &key("deliver_rate"),
+                &key("deliver_burst"),
+            ),
+            (
+                limits.deliver_rate,
+                limits.deliver_burst,
+                "limits.deliver_rate",
+            ),
+            |_| 1,
+            share,
+        )?,
+        (false, None, None) => None,
+        (false, Some(_), _) => {
+            return Err(problem(
+                key("deliver_rate"),
+                format!(
+                    "not allowed for family {}: nothing is pushed to it",
+                    raw.family
+                ),
+            ));
+        }
+        (false, None, Some(_)) => {
+            return Err(problem(
+                key("deliver_burst"),
+                format!(
+                    "not allowed for family {}: nothing is pushed to it",
+                    raw.family
+                ),
+            ));
+        }
+    };
     Ok(PartnerConfig {
         id: raw.id,
         family: raw.family,
@@ -346,7 +407,67 @@ fn build_partner(i: usize, raw: RawPartner, plain_http: bool) -> Result<PartnerC
         identity,
         api_key: raw.api_key,
         division: raw.division,
+        ingress_limit,
+        delivery_limit,
     })
+}
+
+/// `[limits]` on its own: the share is a fraction below 1, bursts are not
+/// zero, and the default rates can be split into lanes.
+fn check_limits(l: &LimitsConfig) -> Result<(), Problem> {
+    if !(0.0..1.0).contains(&l.urgent_share) {
+        return Err(problem(
+            "limits.urgent_share",
+            format!(
+                "{} is not a share: give a number from 0 (no reserved lane) up to, not \
+                 including, 1",
+                l.urgent_share
+            ),
+        ));
+    }
+    for (key, burst) in [("burst", l.burst), ("deliver_burst", l.deliver_burst)] {
+        if burst == Some(0) {
+            return Err(problem(
+                format!("limits.{key}"),
+                "must be greater than zero",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A partner's effective limit: its own rate (with its own burst, else
+/// `default_burst` of the rate), else the `[limits]` default rate (with
+/// the partner's burst, else the default's, else `default_burst`). Checked
+/// to split into lanes with `share`.
+fn limit(
+    own: (Option<Rate>, Option<u32>, &str, &str),
+    default: (Option<Rate>, Option<u32>, &str),
+    default_burst: fn(Rate) -> u32,
+    share: f64,
+) -> Result<Option<Limit>, Problem> {
+    let (own_rate, own_burst, rate_key, burst_key) = own;
+    let (default_rate, default_rate_burst, default_key) = default;
+    if own_burst == Some(0) {
+        return Err(problem(burst_key, "must be greater than zero"));
+    }
+    let (rate, burst, key) = match (own_rate, default_rate) {
+        (Some(rate), _) => (rate, own_burst, rate_key),
+        (None, Some(rate)) => (rate, own_burst.or(default_rate_burst), default_key),
+        (None, None) if own_burst.is_some() => {
+            return Err(problem(
+                burst_key,
+                format!("a burst needs a rate: set {rate_key} or {default_key}"),
+            ));
+        }
+        (None, None) => return Ok(None),
+    };
+    let limit = Limit {
+        rate,
+        burst: burst.unwrap_or_else(|| default_burst(rate)),
+    };
+    limit.lanes(share).map_err(|m| problem(key, m))?;
+    Ok(Some(limit))
 }
 
 /// Whether `id` can be a partner id: 1 to 64 ASCII letters, digits, `-`,

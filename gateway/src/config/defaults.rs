@@ -64,3 +64,7 @@ pub fn audit_origin() -> String {
 pub fn checkpoint_interval() -> Duration {
     Duration::from_secs(10)
 }
+
+pub fn urgent_share() -> f64 {
+    0.2
+}

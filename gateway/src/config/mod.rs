@@ -57,6 +57,12 @@
 //! signing_key = "audit-signing.key"          # file with the note signing key PRIVATE+KEY+name+hash+key (required)
 //! verifier_keys = ["old-audit.vkey"]         # files with old keys' verifiers name+hash+key, kept after a rotation
 //! checkpoint_interval = "10s"   # how often a checkpoint is signed when the log has grown
+//! [limits]                      # rate limits; every key optional (no key: no limit)
+//! rate = "20/s"                 # default ingress rate of partners that set none
+//! burst = 20                    # ... and its burst (default: the rate's count)
+//! deliver_rate = "60/min"       # default delivery rate to push partners that set none
+//! deliver_burst = 1             # ... and its burst (default 1)
+//! urgent_share = 0.2            # share of every rate reserved for urgent tickets (default 0.2)
 //!
 //! [[partners]]                  # one table per partner
 //! id = "bj12345"                # partner id: letters, digits, '-', '_', '.'
@@ -65,13 +71,32 @@
 //! identity = "bj12345"          # certificate subject CN of the partner (default: id)
 //! api_key = "..."               # open311 families only (required there)
 //! division = "110000"           # optional 6-digit administrative division code
+//! rate = "10/s"                 # optional: what it may submit (else limits.rate)
+//! burst = 10                    # optional: ... at once (default: the rate's count)
+//! deliver_rate = "6/min"        # push families only: what it is sent (else limits.deliver_rate)
+//! deliver_burst = 1             # optional: ... at once (default 1)
 //! ```
+//!
+//! Rates are strings `"<count>/<window>"`: a whole count per `s`, `min`,
+//! `h`, `d` or per a humane duration of whole seconds (`"30/10s"`); see
+//! [`Rate`]. A rate with burst `b` lets through at most `count + b − 1`
+//! messages in any window (GCRA), so a burst of 1 means never more than the
+//! count in any window: that is why deliveries default to 1, while
+//! submissions default to the count (a hotline may send its whole quota at
+//! once). `urgent_share` (0 ≤ share < 1) of every count and burst, rounded
+//! up, is a separate lane reserved for urgent tickets ([`Limit::lanes`]): an
+//! urgent ticket takes from it first, then from the normal lane; anything
+//! else only from the normal lane, so a flood of normal tickets never uses
+//! the urgent lane, and both lanes together never exceed the rate. What is
+//! limited: tickets, status updates and acknowledgements a partner submits
+//! (reads are not); messages the gateway pushes to a partner.
 
 mod audit;
 mod build;
 mod defaults;
 mod duration;
 mod pem;
+mod rate;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -87,6 +112,7 @@ use build::Document;
 pub use audit::AuditConfig;
 pub use build::is_partner_id;
 pub use pem::{Certs, Key};
+pub use rate::{Lanes, Limit, Rate};
 
 /// Why a configuration was refused. Every variant names the file; parse and
 /// validation errors also name the key (`partners[2].endpoint`,
@@ -176,6 +202,8 @@ pub struct Config {
     pub open311: Open311Config,
     /// `[audit]`, when present: checkpoints are signed only with it.
     pub audit: Option<AuditConfig>,
+    /// `[limits]`.
+    pub limits: LimitsConfig,
     /// `[[partners]]`, in file order.
     pub partners: Vec<PartnerConfig>,
 }
@@ -349,6 +377,39 @@ pub struct Open311Config {
     pub jurisdiction_id: Option<String>,
 }
 
+/// `[limits]`: rate limits at ingress and delivery. The partners' own
+/// keys win over these defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// `rate`: what a partner without its own `rate` may submit; no limit
+    /// when absent.
+    pub rate: Option<Rate>,
+    /// `burst`: the burst of `rate` (default: its count).
+    pub burst: Option<u32>,
+    /// `deliver_rate`: what a push partner without its own `deliver_rate`
+    /// is sent; no limit when absent.
+    pub deliver_rate: Option<Rate>,
+    /// `deliver_burst`: the burst of `deliver_rate` (default 1).
+    pub deliver_burst: Option<u32>,
+    /// `urgent_share`: the share of every rate and burst reserved for
+    /// urgent tickets, 0 ≤ share < 1 (default 0.2; 0: no reserved lane).
+    #[serde(default = "defaults::urgent_share")]
+    pub urgent_share: f64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> LimitsConfig {
+        LimitsConfig {
+            rate: None,
+            burst: None,
+            deliver_rate: None,
+            deliver_burst: None,
+            urgent_share: defaults::urgent_share(),
+        }
+    }
+}
+
 /// One `[[partners]]` table. `Debug` does not show the API key.
 #[derive(Clone)]
 pub struct PartnerConfig {
@@ -368,6 +429,12 @@ pub struct PartnerConfig {
     pub api_key: Option<String>,
     /// `division`: the partner's 6-digit administrative division code.
     pub division: Option<String>,
+    /// `rate` and `burst` (else `[limits]`): what the partner may submit;
+    /// `None`: no limit.
+    pub ingress_limit: Option<Limit>,
+    /// `deliver_rate` and `deliver_burst` (else `[limits]`, push families
+    /// only): what the gateway sends it; `None`: no limit.
+    pub delivery_limit: Option<Limit>,
 }
 
 impl std::fmt::Debug for PartnerConfig {
@@ -379,6 +446,8 @@ impl std::fmt::Debug for PartnerConfig {
             .field("identity", &self.identity)
             .field("api_key", &self.api_key.as_ref().map(|_| "[elided]"))
             .field("division", &self.division)
+            .field("ingress_limit", &self.ingress_limit)
+            .field("delivery_limit", &self.delivery_limit)
             .finish()
     }
 }

@@ -338,3 +338,95 @@ fn an_unreadable_file_is_named() {
         "{err}"
     );
 }
+
+fn limit(text: &str, burst: u32) -> Option<Limit> {
+    Some(Limit {
+        rate: Rate::parse(text).unwrap(),
+        burst,
+    })
+}
+
+#[test]
+fn limits_come_from_the_partner_else_from_the_defaults() {
+    let cfg = load(&demo_file()).unwrap();
+    assert_eq!(cfg.limits.urgent_share, 0.2);
+    assert_eq!(cfg.limits.rate, None);
+    let bj = cfg.partner("bj12345").unwrap();
+    assert_eq!(bj.ingress_limit, limit("20/s", 20), "burst: the count");
+    assert_eq!(bj.delivery_limit, None);
+    let langfang = cfg.partner("hb-131000").unwrap();
+    assert_eq!(langfang.ingress_limit, None);
+    assert_eq!(langfang.delivery_limit, limit("120/min", 1), "burst 1");
+    assert_eq!(cfg.partner("tj12345").unwrap().delivery_limit, None);
+
+    let cfg = demo_with(
+        "# rate = \"20/s\"             # default submission rate",
+        "rate = \"5/s\"\nburst = 2\ndeliver_rate = \"30/min\"\ndeliver_burst = 3\n#",
+    )
+    .unwrap();
+    let bj = cfg.partner("bj12345").unwrap();
+    assert_eq!(bj.ingress_limit, limit("20/s", 20), "its own rate wins");
+    assert_eq!(bj.delivery_limit, limit("30/min", 3));
+    let tj = cfg.partner("tj12345").unwrap();
+    assert_eq!(tj.ingress_limit, limit("5/s", 2));
+    assert_eq!(tj.delivery_limit, limit("30/min", 3));
+    let langfang = cfg.partner("hb-131000").unwrap();
+    assert_eq!(langfang.delivery_limit, limit("120/min", 1));
+    // Nothing is pushed to property units and Open311 clients.
+    let unit = cfg.partner("pu-military-001").unwrap();
+    assert_eq!(unit.ingress_limit, limit("5/s", 2));
+    assert_eq!(unit.delivery_limit, None);
+    assert_eq!(cfg.partner("open311-demo").unwrap().delivery_limit, None);
+
+    let text = demo_text()
+        .replace("[limits]\n", "")
+        .replace("urgent_share = 0.2\n", "");
+    let cfg = parse(&text, &demo_file()).unwrap();
+    assert_eq!(cfg.limits, LimitsConfig::default());
+    assert_eq!(cfg.limits.urgent_share, 0.2);
+}
+
+/// Beijing's own rate in demo.toml.
+const HUB_RATE: &str = "rate = \"20/s\"               #";
+
+#[test]
+fn limit_errors_name_the_key() {
+    let (key, msg) = refused(HUB_RATE, "rate = \"20 per second\" #");
+    assert_eq!(key, "partners[0].rate");
+    assert!(msg.contains("\"10/s\""), "{msg}");
+    let (key, _) = refused(HUB_RATE, "rate = 20 #");
+    assert_eq!(key, "partners[0].rate");
+    let (key, msg) = refused(HUB_RATE, "rate = \"20/s\"\nburst = 0 #");
+    assert_eq!(key, "partners[0].burst");
+    assert!(msg.contains("greater than zero"), "{msg}");
+    let (key, msg) = refused("deliver_rate = \"120/min\"", "deliver_rate = \"1/min\"");
+    assert_eq!(key, "partners[1].deliver_rate");
+    assert!(
+        msg.contains("too small") && msg.contains("urgent_share"),
+        "{msg}"
+    );
+    // The same rate is fine without a reserved lane.
+    let text = demo_text()
+        .replace("deliver_rate = \"120/min\"", "deliver_rate = \"1/min\"")
+        .replace("urgent_share = 0.2", "urgent_share = 0");
+    assert!(parse(&text, &demo_file()).is_ok());
+    let (key, msg) = refused(
+        "id = \"pu-military-001\"",
+        "id = \"pu-military-001\"\ndeliver_rate = \"1/s\"",
+    );
+    assert_eq!(key, "partners[4].deliver_rate");
+    assert!(msg.contains("nothing is pushed"), "{msg}");
+    let (key, msg) = refused("id = \"tj12345\"", "id = \"tj12345\"\nburst = 5");
+    assert_eq!(key, "partners[2].burst");
+    assert!(msg.contains("needs a rate"), "{msg}");
+    for bad in ["1", "1.0", "-0.1"] {
+        let (key, msg) = refused("urgent_share = 0.2", &format!("urgent_share = {bad}"));
+        assert_eq!(key, "limits.urgent_share", "{bad}");
+        assert!(msg.contains("not a share"), "{msg}");
+    }
+    let (key, _) = refused("# deliver_burst = 1 ", "deliver_burst = 0 #");
+    assert_eq!(key, "limits.deliver_burst");
+    let (key, msg) = refused("urgent_share = 0.2", "urgent_share = 0.2\nlanes = 2");
+    assert_eq!(key, "limits.lanes");
+    assert!(msg.contains("unknown field"), "{msg}");
+}

@@ -2,6 +2,9 @@
 //! hands tickets to routing and the store, status updates to the lifecycle,
 //! and answers in the caller's own format. Every error reply is made by
 //! [`refuse`], in the family's own error format.
+//!
+//! Once a submission is decoded (its urgency known), the partner's rate
+//! limit is checked ([`super::ratelimit`]).
 
 use std::sync::Arc;
 
@@ -9,9 +12,10 @@ use adapters::{Family, FieldError};
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
-use schemas::StatusUpdate;
+use schemas::{StatusUpdate, Urgency};
 use sha2::{Digest, Sha256};
 
+use super::ratelimit::{admit, rate_limited, with_limit};
 use super::{App, partner_division};
 use crate::config::PartnerConfig;
 use crate::http::{Body, BodyError, Peer, read_body, respond};
@@ -286,7 +290,13 @@ pub async fn submit_ticket(
         }
     };
     ticket.origin_partner = Some(partner.id.clone());
-    commit_ticket(app, partner, ticket, raw_sha256).await
+    let urgent = ticket.urgency == Urgency::Urgent;
+    let limit = match admit(app, partner, urgent, &raw_sha256).await {
+        Ok(limit) => limit,
+        Err(decision) => return rate_limited(family, &decision),
+    };
+    let resp = commit_ticket(app, partner, ticket, raw_sha256).await;
+    with_limit(resp, limit.as_ref())
 }
 
 /// Routes a decoded ticket and commits the hand-off, answering in the
@@ -491,7 +501,12 @@ async fn submit_status(
             &[FieldError::new(ref_field(family), "is required")],
         );
     };
-    apply_status(app, partner, &handoff_id, update).await
+    let limit = match admit(app, partner, false, raw_sha256).await {
+        Ok(limit) => limit,
+        Err(decision) => return rate_limited(family, &decision),
+    };
+    let resp = apply_status(app, partner, &handoff_id, update).await;
+    with_limit(resp, limit.as_ref())
 }
 
 /// Applies a status from `partner` to a hand-off it is part of.

@@ -16,9 +16,10 @@ mod ingress;
 mod open311;
 mod outbox;
 mod pu;
+mod ratelimit;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -28,6 +29,7 @@ use tokio::sync::watch;
 use crate::config::{Config, PartnerConfig};
 use crate::http::{self, Limits};
 use crate::lifecycle::DeadlinePolicy;
+use crate::limits::RateLimits;
 use crate::route::Partners;
 use crate::store::{Notify, SqliteStore, Store};
 
@@ -41,6 +43,9 @@ pub enum ServeError {
     /// The TLS configuration could not be built.
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    /// The rate limits could not be built.
+    #[error(transparent)]
+    Limits(#[from] crate::limits::LimitsError),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -61,6 +66,8 @@ pub struct App {
     pub client: http::Client,
     /// Wakes the delivery workers when something was queued.
     pub wake: watch::Sender<u64>,
+    /// The rate limits, replaced whole (see [`App::limits`]).
+    limits: RwLock<Arc<RateLimits>>,
 }
 
 impl App {
@@ -68,6 +75,23 @@ impl App {
     /// own representation).
     pub fn now(&self) -> Timestamp {
         Utc::now().with_timezone(&adapters::time::beijing())
+    }
+
+    /// The rate limits in force.
+    pub fn limits(&self) -> Arc<RateLimits> {
+        self.limits
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Puts new rate limits in force (their limiters start whole); requests
+    /// already deciding finish with the old ones.
+    pub fn set_limits(&self, limits: RateLimits) {
+        *self
+            .limits
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(limits);
     }
 
     /// Tells the delivery workers that messages were queued.
@@ -152,6 +176,7 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
     for warning in config.warnings() {
         tracing::warn!("{warning}");
     }
+    let rate_limits = RateLimits::new(&config)?;
     let store = Arc::new(SqliteStore::open(&config.store.path)?);
     let tls = if config.server.plain_http {
         None
@@ -187,6 +212,7 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
         store,
         client,
         wake,
+        limits: RwLock::new(Arc::new(rate_limits)),
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = Vec::new();

@@ -6,6 +6,16 @@
 //! failing past the configured attempts or age is dead-lettered for an
 //! operator (`gateway handoffs redeliver`).
 //!
+//! Rate limits and lanes: the store gives a target's due messages of
+//! urgent hand-offs first, then the others, each lane in order (a message
+//! backing off holds back its own lane only). Before each push the worker
+//! takes from the target's delivery limit ([`crate::limits`]; urgent
+//! hand-offs may use the reserved lane); when the limit is reached it waits
+//! and looks at the outbox again, so an urgent message queued meanwhile
+//! goes first. Waiting messages stay in the durable outbox, in order; none
+//! is dropped. A target's own `Retry-After` (with 429, 503...) holds every
+//! message to it for that long, in both lanes.
+//!
 //! Pull partners (property units, Open311 clients) get no pushes: their
 //! status messages are marked delivered as they are queued (the inbox and
 //! the Open311 GET endpoints show them), and a repair order is delivered
@@ -17,7 +27,7 @@ use std::time::Duration;
 
 use adapters::Family;
 use bytes::Bytes;
-use schemas::Timestamp;
+use schemas::{Timestamp, Urgency};
 use sha2::Digest;
 use tokio::sync::watch;
 use tracing::Instrument;
@@ -82,9 +92,17 @@ async fn worker(app: Arc<App>, target: String, mut shutdown: watch::Receiver<boo
     };
     let mut wake = app.wake.subscribe();
     let mut breaker = Breaker { failures: 0 };
+    // Set by the target's own Retry-After: nothing is sent to it before.
+    let mut hold: Option<tokio::time::Instant> = None;
     loop {
         if *shutdown.borrow() {
             return;
+        }
+        if let Some(until) = hold.take() {
+            let left = until.saturating_duration_since(tokio::time::Instant::now());
+            if !left.is_zero() && sleep_or_stop(left, &mut shutdown, None).await {
+                return;
+            }
         }
         let now = app.now();
         let items = match app.store.due_deliveries(&target, now, 32).await {
@@ -96,6 +114,17 @@ async fn worker(app: Arc<App>, target: String, mut shutdown: watch::Receiver<boo
         };
         let mut idle = items.is_empty();
         for item in items {
+            let urgent = item.urgency == Urgency::Urgent;
+            if let Some(decision) = app.limits().delivery(&target, urgent)
+                && !decision.is_admitted()
+            {
+                tracing::debug!(%target, urgent, wait_ms = decision.wait.as_millis() as u64, "delivery rate reached: waiting");
+                if wait_for_rate(decision.wait, &mut shutdown, &mut wake).await {
+                    return;
+                }
+                // Look again: an urgent message may have come meanwhile.
+                break;
+            }
             let handoff = match app.store.handoff(&item.handoff_id).await {
                 Ok(Some(h)) => h,
                 _ => {
@@ -174,6 +203,9 @@ async fn worker(app: Arc<App>, target: String, mut shutdown: watch::Receiver<boo
                         record(&app, &item, DeliveryResult::Dead { error, at }, None).await;
                         continue;
                     }
+                    if let Some(wait) = retry_after {
+                        hold = Some(tokio::time::Instant::now() + wait);
+                    }
                     let delay =
                         backoff(&app, item.attempts, item.id).max(retry_after.unwrap_or_default());
                     tracing::warn!(handoff_id = %item.handoff_id, %target, %error, retry_in_ms = delay.as_millis() as u64, "delivery failed; will retry");
@@ -234,6 +266,23 @@ async fn sleep_or_stop(
             _ = shutdown.changed() => true,
         },
     }
+}
+
+/// Waits `wait` for the delivery limit. New messages cut the wait short
+/// (an urgent one may go through the reserved lane at once), but not
+/// before a short pause, so a flood of arrivals does not spin the worker.
+/// True when the gateway is stopping.
+async fn wait_for_rate(
+    wait: Duration,
+    shutdown: &mut watch::Receiver<bool>,
+    wake: &mut watch::Receiver<u64>,
+) -> bool {
+    wake.borrow_and_update();
+    let pause = wait.min(Duration::from_millis(50));
+    if sleep_or_stop(pause, shutdown, None).await {
+        return true;
+    }
+    sleep_or_stop(wait - pause, shutdown, Some(wake)).await
 }
 
 fn until(app: &App, at: Timestamp) -> Duration {

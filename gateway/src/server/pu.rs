@@ -11,7 +11,8 @@ use hyper::body::Incoming;
 use schemas::{HistoryEntry, Ticket};
 
 use super::App;
-use super::ingress::{apply_status, body_of, identify, refuse};
+use super::ingress::{apply_status, body_of, identify, refuse, sha256_hex};
+use super::ratelimit::{admit, rate_limited, with_limit};
 use crate::config::PartnerConfig;
 use crate::http::{Body, Peer, respond};
 use crate::store::{DeliveryResult, HandoffRecord, MessageKind, OutboxState, Outcome, Store};
@@ -181,6 +182,20 @@ async fn ack(app: &App, unit: &PartnerConfig, id: &str, req: Request<Incoming>) 
             );
         }
     };
+    let limit = match admit(app, unit, false, &sha256_hex(&body)).await {
+        Ok(limit) => limit,
+        Err(decision) => return rate_limited(FAMILY, &decision),
+    };
+    with_limit(ack_order(app, unit, id, unit_ref).await, limit.as_ref())
+}
+
+/// Records the acknowledgement of order `id`.
+async fn ack_order(
+    app: &App,
+    unit: &PartnerConfig,
+    id: &str,
+    unit_ref: Option<String>,
+) -> Response<Body> {
     let record = match app.store.unit_order(&unit.id, id).await {
         Ok(Some(r)) => r,
         Ok(None) => return not_found(id),
@@ -251,6 +266,10 @@ async fn status(
         Ok(None) => return not_found(id),
         Err(e) => return unavailable(e),
     }
+    let limit = match admit(app, unit, false, &sha256_hex(&body)).await {
+        Ok(limit) => limit,
+        Err(decision) => return rate_limited(FAMILY, &decision),
+    };
     update.handoff_id = Some(id.to_owned());
-    apply_status(app, unit, id, update).await
+    with_limit(apply_status(app, unit, id, update).await, limit.as_ref())
 }

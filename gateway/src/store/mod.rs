@@ -294,9 +294,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// The pending messages for `target_partner` that may be sent at
-    /// `now`, in order, at most `limit`: the longest run from the oldest
-    /// pending message whose retry time has come. A message backing off
-    /// holds back every later message of the same target (and of no other).
+    /// `now`, at most `limit`, in two lanes: the messages of urgent
+    /// hand-offs first, then the others. In each lane, in order, the
+    /// longest run from its oldest pending message whose retry time has
+    /// come: a message backing off holds back every later message of its
+    /// lane and target (and of no other lane or target).
     fn due_deliveries(
         &self,
         target_partner: &str,
@@ -304,8 +306,9 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<OutboxItem>, StoreError>> + Send;
 
-    /// The retry time of the oldest pending message for `target_partner`
-    /// (when the worker should look again), or `None` when none is pending.
+    /// The earlier retry time of the oldest pending message of each lane
+    /// for `target_partner` (when the worker should look again), or `None`
+    /// when none is pending.
     fn next_due(
         &self,
         target_partner: &str,

@@ -40,6 +40,7 @@ use schemas::{Caller, Ticket, Timestamp};
 
 use super::super::App;
 use super::super::ingress::{commit, reason_of, record_refused, sha256_hex};
+use super::super::ratelimit::{admit, rate_limited_message, with_limit};
 use super::{API_KEY_REFUSED, Params, content_type, error, unavailable, wrong_jurisdiction};
 use crate::http::{Body, BodyError, read_body, respond};
 use crate::store::{HandoffFilter, HandoffKind, HandoffRecord, Outcome, Store};
@@ -134,14 +135,24 @@ pub(super) async fn create(app: &App, syntax: Syntax, req: Request<Incoming>) ->
     }
     ticket.origin_partner = Some(partner.id.clone());
     ticket.origin_ticket_id = ulid::Ulid::generate().to_string();
-    match commit(app, &partner, ticket, raw_sha256.clone()).await {
+    let urgent = ticket.urgency == schemas::Urgency::Urgent;
+    let limit = match admit(app, &partner, urgent, &raw_sha256).await {
+        Ok(limit) => limit,
+        Err(decision) => {
+            let status = StatusCode::TOO_MANY_REQUESTS;
+            let resp = error(syntax, status, &rate_limited_message(&decision), &[]);
+            return with_limit(resp, Some(&decision));
+        }
+    };
+    let resp = match commit(app, &partner, ticket, raw_sha256.clone()).await {
         Ok(receipt) => respond(
             StatusCode::OK,
             content_type(syntax),
             open311::encode_receipt(syntax, &receipt.handoff_id, receipt.audit_seq),
         ),
         Err((status, message, errors)) => error(syntax, status, &message, &errors),
-    }
+    };
+    with_limit(resp, limit.as_ref())
 }
 
 /// Reads a form body: the Content-Type (when stated) must be a UTF-8 form.

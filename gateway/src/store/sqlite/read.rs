@@ -2,7 +2,7 @@
 //! statement, so it sees one committed snapshot.
 
 use rusqlite::{Connection, Params, Row, params};
-use schemas::Timestamp;
+use schemas::{Timestamp, Urgency};
 
 use super::codec::{self, EVENT_COLUMNS, HANDOFF_COLUMNS, HISTORY_COLUMNS, OUTBOX_COLUMNS, ms};
 use crate::lifecycle::{self, Overdue};
@@ -88,6 +88,24 @@ pub(super) fn list_handoffs(
     )
 }
 
+/// The filter of a target's pending messages in lane `{lane}`: `=` for
+/// urgent hand-offs, `<>` for the others.
+const LANE: &str = "FROM outbox o JOIN handoffs h ON h.id = o.handoff_id \
+     WHERE o.target_partner = ?1 AND o.state = 'pending' AND h.urgency {lane} 'urgent' \
+     ORDER BY o.id";
+
+/// One statement (one snapshot) over both lanes: `select` of the first
+/// `limit` rows of the urgent lane, then of the other lane.
+fn lanes_sql(select: &str, limit: &str) -> String {
+    let lane = |op: &str| {
+        format!(
+            "SELECT * FROM (SELECT {select} {} LIMIT {limit})",
+            LANE.replace("{lane}", op)
+        )
+    };
+    format!("{} UNION ALL {}", lane("="), lane("<>"))
+}
+
 pub(super) fn due_deliveries(
     conn: &Connection,
     target_partner: &str,
@@ -97,34 +115,41 @@ pub(super) fn due_deliveries(
     if max == 0 {
         return Ok(Vec::new());
     }
-    let sql = format!(
-        "SELECT {OUTBOX_COLUMNS} FROM outbox o JOIN handoffs h ON h.id = o.handoff_id \
-         WHERE o.target_partner = ?1 AND o.state = 'pending' ORDER BY o.id LIMIT ?2"
-    );
+    let sql = lanes_sql(OUTBOX_COLUMNS, "?2");
     let pending = all(
         conn,
         &sql,
         params![target_partner, limit(max)],
         codec::outbox,
     )?;
-    // Strict order per target: stop at the first message still backing off.
+    // Urgent hand-offs' messages first, then the others; strict order in
+    // each lane: a lane stops at its first message still backing off,
+    // which holds back no message of the other lane.
     let now = ms(now);
-    Ok(pending
+    let (mut urgent, mut normal): (Vec<_>, Vec<_>) = pending
         .into_iter()
-        .take_while(|item| ms(&item.next_attempt_at) <= now)
-        .collect())
+        .partition(|item| item.urgency == Urgency::Urgent);
+    urgent.sort_by_key(|item| item.id);
+    normal.sort_by_key(|item| item.id);
+    let due = |lane: Vec<OutboxItem>| {
+        lane.into_iter()
+            .take_while(|item| ms(&item.next_attempt_at) <= now)
+            .collect::<Vec<_>>()
+    };
+    let mut items = due(urgent);
+    items.extend(due(normal));
+    items.truncate(max);
+    Ok(items)
 }
 
 pub(super) fn next_due(conn: &Connection, target_partner: &str) -> Result<Option<Timestamp>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT next_attempt_at FROM outbox WHERE target_partner = ?1 AND state = 'pending' \
-         ORDER BY id LIMIT 1",
-    )?;
-    let mut rows = stmt.query([target_partner])?;
-    match rows.next()? {
-        Some(row) => Ok(Some(codec::time(row.get(0)?)?)),
-        None => Ok(None),
-    }
+    let sql = format!(
+        "SELECT MIN(t) FROM ({})",
+        lanes_sql("o.next_attempt_at AS t", "1")
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let at: Option<i64> = stmt.query_row([target_partner], |row| row.get(0))?;
+    at.map(codec::time).transpose()
 }
 
 pub(super) fn targets_with_pending(conn: &Connection) -> Result<Vec<String>> {

@@ -13,6 +13,7 @@ use schemas::{Status, StatusUpdate, Tables, Ticket, Timestamp};
 use super::*;
 
 mod flows;
+mod lanes;
 use crate::lifecycle::{HandoffKind, Overdue, Refusal, Side, Verdict};
 use crate::store::{
     DeliveryResult, EventKind, HandoffFilter, MessageKind, NewHandoff, Notify, OutboxPayload,
