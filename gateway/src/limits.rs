@@ -241,11 +241,15 @@ struct Lanes<C: Clock> {
 }
 
 impl<C: Clock> Lanes<C> {
-    fn decide(&self, urgent: bool) -> Decision {
-        let policies = std::iter::once(&self.normal)
+    fn policies(&self) -> Vec<(Lane, Limit)> {
+        std::iter::once(&self.normal)
             .chain(self.urgent.as_ref())
             .map(|l| (l.lane, l.limit))
-            .collect();
+            .collect()
+    }
+
+    fn decide(&self, urgent: bool) -> Decision {
+        let policies = self.policies();
         let mut spent = Vec::new();
         if urgent && let Some(lane) = &self.urgent {
             match lane.take() {
@@ -311,14 +315,31 @@ pub struct RateLimits<C: Clock = MonotonicClock> {
 }
 
 impl RateLimits<MonotonicClock> {
-    /// The limits of a configuration, on the monotonic clock.
+    /// The limits of a configuration, on the monotonic clock, in the
+    /// emergency mode it sets (`limits.emergency`).
     pub fn new(config: &Config) -> Result<RateLimits, LimitsError> {
+        RateLimits::for_mode(config, config.limits.emergency)
+    }
+
+    /// The limits of a configuration, on the monotonic clock; in emergency
+    /// mode (高话务量应急) every limit's count and burst multiplied by
+    /// `limits.emergency_factor` ([`Limit::scaled`]).
+    pub fn for_mode(config: &Config, emergency: bool) -> Result<RateLimits, LimitsError> {
+        let factor = if emergency {
+            config.limits.emergency_factor
+        } else {
+            1.0
+        };
+        let scale = |l: Option<Limit>| l.map(|l| l.scaled(factor));
         RateLimits::build(
             config.limits.urgent_share,
-            config
-                .partners
-                .iter()
-                .map(|p| (p.id.as_str(), p.ingress_limit, p.delivery_limit)),
+            config.partners.iter().map(|p| {
+                (
+                    p.id.as_str(),
+                    scale(p.ingress_limit),
+                    scale(p.delivery_limit),
+                )
+            }),
             MonotonicClock,
         )
     }
@@ -421,6 +442,18 @@ impl<C: Clock> RateLimits<C> {
     /// urgent lane. `None`: the partner has no limit.
     pub fn ingress(&self, partner: &str, urgent: bool) -> Option<Decision> {
         self.ingress.get(partner).map(|l| l.decide(urgent))
+    }
+
+    /// `partner`'s ingress lanes and their limits in force; `None`: no
+    /// limit.
+    pub fn ingress_policy(&self, partner: &str) -> Option<Vec<(Lane, Limit)>> {
+        self.ingress.get(partner).map(Lanes::policies)
+    }
+
+    /// `target`'s delivery lanes and their limits in force; `None`: no
+    /// limit.
+    pub fn delivery_policy(&self, target: &str) -> Option<Vec<(Lane, Limit)>> {
+        self.delivery.get(target).map(Lanes::policies)
     }
 
     /// May a message be pushed to `target` now? Messages of urgent

@@ -133,6 +133,9 @@ impl Network {
         let listeners = bind_partners(&mut config, ephemeral).await?;
         if ephemeral {
             config.server.listen = ([127, 0, 0, 1], 0).into();
+            if let Some(op) = &mut config.operator {
+                op.listen.set_port(0);
+            }
         }
         let sims = SimSetup::of(&config, certs, auto_work, &events, &tables);
         let gateway = server::start(config).await?;

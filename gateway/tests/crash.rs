@@ -32,6 +32,8 @@ fn write_config(dir: &Path, port: u16, endpoints: &[(String, String)]) -> PathBu
     let certs = repo().join("certs-example");
     let mut text = std::fs::read_to_string(certs.join("demo.toml")).unwrap();
     text = text.replace("127.0.0.1:8443", &format!("127.0.0.1:{port}"));
+    // The operator listener on a free port too.
+    text = text.replace("127.0.0.1:9444", "127.0.0.1:0");
     for name in [
         "gateway-server.pem",
         "gateway-server.key",

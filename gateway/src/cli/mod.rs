@@ -3,6 +3,7 @@
 
 mod audit;
 mod handoffs;
+pub mod limits;
 mod serve;
 
 use std::io::{Read, Write};
@@ -88,6 +89,15 @@ enum Command {
         #[command(subcommand)]
         command: audit::AuditCommand,
     },
+    /// Rate limits of the running gateway, over its operator listener:
+    /// status, emergency mode on|off, configuration reload.
+    Limits {
+        /// The operator listener (`[operator] listen`).
+        #[arg(long, default_value = "127.0.0.1:9444")]
+        operator: std::net::SocketAddr,
+        #[command(subcommand)]
+        command: limits::LimitsCommand,
+    },
     /// Development certificates.
     Certs {
         #[command(subcommand)]
@@ -151,6 +161,7 @@ pub fn run() -> ExitCode {
         Command::Demo { keep_running } => serve::demo(keep_running),
         Command::Handoffs { config, command } => handoffs::run(&config, command),
         Command::Audit { command } => audit::run(command),
+        Command::Limits { operator, command } => limits::run(operator, command),
         Command::Certs {
             command:
                 CertsCommand::Generate {

@@ -12,8 +12,8 @@ use serde::{Deserialize, Deserializer};
 
 use super::{
     ClientConfig, Config, DataConfig, Deadlines, DeliveryConfig, EscalationConfig, Limit,
-    LimitsConfig, Open311Config, PartnerConfig, Rate, ServerConfig, StoreConfig, defaults,
-    duration, pem,
+    LimitsConfig, Open311Config, OperatorConfig, PartnerConfig, Rate, ServerConfig, StoreConfig,
+    defaults, duration, pem,
 };
 
 /// The file as written, before files are read and cross-checks made.
@@ -35,6 +35,7 @@ pub(super) struct Document {
     audit: Option<super::audit::RawAudit>,
     #[serde(default)]
     limits: LimitsConfig,
+    operator: Option<OperatorConfig>,
     #[serde(default)]
     partners: Vec<RawPartner>,
 }
@@ -177,6 +178,18 @@ pub(super) fn build(
         ));
     }
     check_open311(&doc.open311)?;
+    if let Some(op) = &doc.operator
+        && !op.listen.ip().is_loopback()
+    {
+        return Err(problem(
+            "operator.listen",
+            format!(
+                "{} is not a loopback address: the operator listener has no authentication, \
+                 so it listens on 127.0.0.1 or [::1] only",
+                op.listen
+            ),
+        ));
+    }
     let audit = doc
         .audit
         .map(|raw| super::audit::build(raw, base))
@@ -195,6 +208,7 @@ pub(super) fn build(
         open311: doc.open311,
         audit,
         limits: doc.limits,
+        operator: doc.operator,
         partners,
     })
 }
@@ -422,6 +436,15 @@ fn check_limits(l: &LimitsConfig) -> Result<(), Problem> {
                 "{} is not a share: give a number from 0 (no reserved lane) up to, not \
                  including, 1",
                 l.urgent_share
+            ),
+        ));
+    }
+    if !(1.0..=100.0).contains(&l.emergency_factor) {
+        return Err(problem(
+            "limits.emergency_factor",
+            format!(
+                "{} is not a factor: give a number from 1 to 100",
+                l.emergency_factor
             ),
         ));
     }

@@ -68,3 +68,6 @@ pub fn checkpoint_interval() -> Duration {
 pub fn urgent_share() -> f64 {
     0.2
 }
+pub fn emergency_factor() -> f64 {
+    3.0
+}

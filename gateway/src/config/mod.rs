@@ -63,6 +63,10 @@
 //! deliver_rate = "60/min"       # default delivery rate to push partners that set none
 //! deliver_burst = 1             # ... and its burst (default 1)
 //! urgent_share = 0.2            # share of every rate reserved for urgent tickets (default 0.2)
+//! emergency = false             # 高话务量应急: every limit times emergency_factor (default false)
+//! emergency_factor = 3.0        # how much emergency mode raises every count and burst (default 3.0)
+//! [operator]                    # optional: the operator listener (absent: none)
+//! listen = "127.0.0.1:9444"     # loopback only, plain HTTP: /admin/limits, /admin/emergency, /admin/reload
 //!
 //! [[partners]]                  # one table per partner
 //! id = "bj12345"                # partner id: letters, digits, '-', '_', '.'
@@ -204,6 +208,8 @@ pub struct Config {
     pub audit: Option<AuditConfig>,
     /// `[limits]`.
     pub limits: LimitsConfig,
+    /// `[operator]`: the operator listener, if any.
+    pub operator: Option<OperatorConfig>,
     /// `[[partners]]`, in file order.
     pub partners: Vec<PartnerConfig>,
 }
@@ -396,6 +402,24 @@ pub struct LimitsConfig {
     /// urgent tickets, 0 ≤ share < 1 (default 0.2; 0: no reserved lane).
     #[serde(default = "defaults::urgent_share")]
     pub urgent_share: f64,
+    /// `emergency`: emergency mode (高话务量应急) at start-up and after a
+    /// reload: every ingress and delivery limit's count and burst is
+    /// multiplied by `emergency_factor` (default false).
+    #[serde(default)]
+    pub emergency: bool,
+    /// `emergency_factor`: how much emergency mode raises the limits,
+    /// 1 ≤ factor ≤ 100 (default 3.0).
+    #[serde(default = "defaults::emergency_factor")]
+    pub emergency_factor: f64,
+}
+
+/// `[operator]`: the operator listener, plain HTTP on a loopback address
+/// only (it has no authentication: whoever can reach it is the operator).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorConfig {
+    /// `listen`: a loopback socket address (`127.0.0.1:9444`, `[::1]:9444`).
+    pub listen: SocketAddr,
 }
 
 impl Default for LimitsConfig {
@@ -406,6 +430,8 @@ impl Default for LimitsConfig {
             deliver_rate: None,
             deliver_burst: None,
             urgent_share: defaults::urgent_share(),
+            emergency: false,
+            emergency_factor: defaults::emergency_factor(),
         }
     }
 }

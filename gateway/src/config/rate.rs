@@ -118,6 +118,31 @@ pub struct Lanes {
 }
 
 impl Limit {
+    /// The limit with its count and burst multiplied by `factor` (emergency
+    /// mode), rounded up and at most the largest count a rate may have;
+    /// the window stays. A factor of 1 or less (or not a number) leaves
+    /// the limit as it is.
+    pub fn scaled(self, factor: f64) -> Limit {
+        if factor.is_nan() || factor <= 1.0 {
+            return self;
+        }
+        let scale = |n: u32| {
+            let x = (f64::from(n) * factor).ceil();
+            if x >= f64::from(MAX_QUOTA) {
+                MAX_QUOTA
+            } else {
+                (x as u32).max(n)
+            }
+        };
+        Limit {
+            rate: Rate {
+                quota: scale(self.rate.quota),
+                window_secs: self.rate.window_secs,
+            },
+            burst: scale(self.burst),
+        }
+    }
+
     /// Splits the limit: the urgent lane gets `urgent_share` of the quota
     /// and of the burst, rounded up (at least 1 each), over the same
     /// window; the normal lane the rest of the quota and of the burst (at

@@ -127,3 +127,32 @@ fn no_share_means_one_lane_and_a_quota_too_small_to_split_is_refused() {
         .is_ok()
     );
 }
+
+#[test]
+fn emergency_scales_count_and_burst_and_keeps_the_window() {
+    let limit = Limit {
+        rate: rate(2, 60),
+        burst: 1,
+    };
+    assert_eq!(
+        limit.scaled(3.0),
+        Limit {
+            rate: rate(6, 60),
+            burst: 3
+        }
+    );
+    assert_eq!(
+        limit.scaled(1.5),
+        Limit {
+            rate: rate(3, 60),
+            burst: 2
+        }
+    );
+    assert_eq!(limit.scaled(1.0), limit);
+    assert_eq!(limit.scaled(f64::NAN), limit);
+    let big = Limit {
+        rate: rate(900_000, 1),
+        burst: 900_000,
+    };
+    assert_eq!(big.scaled(3.0).rate.quota, 1_000_000);
+}

@@ -380,7 +380,9 @@ fn limits_come_from_the_partner_else_from_the_defaults() {
 
     let text = demo_text()
         .replace("[limits]\n", "")
-        .replace("urgent_share = 0.2\n", "");
+        .replace("urgent_share = 0.2\n", "")
+        .replace("emergency = false\n", "")
+        .replace("emergency_factor = 3.0\n", "");
     let cfg = parse(&text, &demo_file()).unwrap();
     assert_eq!(cfg.limits, LimitsConfig::default());
     assert_eq!(cfg.limits.urgent_share, 0.2);
@@ -429,4 +431,35 @@ fn limit_errors_name_the_key() {
     let (key, msg) = refused("urgent_share = 0.2", "urgent_share = 0.2\nlanes = 2");
     assert_eq!(key, "limits.lanes");
     assert!(msg.contains("unknown field"), "{msg}");
+}
+
+#[test]
+fn the_operator_listener_is_loopback_only_and_the_emergency_factor_a_sane_number() {
+    let cfg = parse(&demo_text(), &demo_file()).unwrap();
+    assert_eq!(
+        cfg.operator.unwrap().listen,
+        "127.0.0.1:9444".parse().unwrap()
+    );
+    assert!(!cfg.limits.emergency);
+    assert_eq!(cfg.limits.emergency_factor, 3.0);
+    let op = "listen = \"127.0.0.1:9444\"";
+    for public in ["0.0.0.0:9444", "192.0.2.7:9444", "[::]:9444"] {
+        let (key, msg) = refused(op, &format!("listen = \"{public}\""));
+        assert_eq!(key, "operator.listen");
+        assert!(msg.contains("loopback"), "{msg}");
+    }
+    assert!(
+        parse(
+            &demo_text().replace(op, "listen = \"[::1]:9444\""),
+            &demo_file()
+        )
+        .is_ok()
+    );
+    for bad in ["0.5", "0.0", "101.0", "nan"] {
+        let (key, _) = refused(
+            "emergency_factor = 3.0",
+            &format!("emergency_factor = {bad}"),
+        );
+        assert_eq!(key, "limits.emergency_factor", "{bad}");
+    }
 }

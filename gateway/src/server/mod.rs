@@ -14,9 +14,12 @@ mod audit;
 pub mod checkpoint;
 mod ingress;
 mod open311;
+pub mod operator;
 mod outbox;
 mod pu;
 mod ratelimit;
+
+pub use ratelimit::{Counters, PartnerCounts};
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -56,9 +59,23 @@ pub enum ServeError {
     },
 }
 
+/// What a configuration reload or the operator changes while the gateway
+/// runs (see [`operator`]); everything else in [`App::config`] is fixed
+/// until a restart.
+struct Live {
+    /// The configuration last loaded: its limits and deadlines are in
+    /// force.
+    config: Arc<Config>,
+    /// Emergency mode (高话务量应急) is on.
+    emergency: bool,
+    /// The rate limits, built from `config` in the `emergency` mode.
+    limits: Arc<RateLimits>,
+}
+
 /// What every request handler and worker shares.
 pub struct App {
-    /// The configuration.
+    /// The configuration the gateway started with: listener, store, TLS,
+    /// partners. A reload changes only what [`App::live_config`] gives.
     pub config: Arc<Config>,
     /// The store.
     pub store: Arc<SqliteStore>,
@@ -66,8 +83,13 @@ pub struct App {
     pub client: http::Client,
     /// Wakes the delivery workers when something was queued.
     pub wake: watch::Sender<u64>,
-    /// The rate limits, replaced whole (see [`App::limits`]).
-    limits: RwLock<Arc<RateLimits>>,
+    /// Per partner counts since start (admitted, limited, held).
+    pub counters: Counters,
+    /// What a reload or the operator changes, replaced whole.
+    live: RwLock<Live>,
+    /// Serialises reloads and emergency switches (so the audit log sees
+    /// them in the order they take effect).
+    switching: tokio::sync::Mutex<()>,
 }
 
 impl App {
@@ -77,21 +99,42 @@ impl App {
         Utc::now().with_timezone(&adapters::time::beijing())
     }
 
-    /// The rate limits in force.
-    pub fn limits(&self) -> Arc<RateLimits> {
-        self.limits
+    fn live(&self) -> std::sync::RwLockReadGuard<'_, Live> {
+        self.live
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+    }
+
+    fn set_live(&self, live: Live) {
+        *self
+            .live
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = live;
+    }
+
+    /// The rate limits in force.
+    pub fn limits(&self) -> Arc<RateLimits> {
+        self.live().limits.clone()
     }
 
     /// Puts new rate limits in force (their limiters start whole); requests
     /// already deciding finish with the old ones.
     pub fn set_limits(&self, limits: RateLimits) {
-        *self
-            .limits
+        self.live
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(limits);
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .limits = Arc::new(limits);
+    }
+
+    /// The configuration whose limits and deadlines are in force: the one
+    /// started with, or the last one reloaded.
+    pub fn live_config(&self) -> Arc<Config> {
+        self.live().config.clone()
+    }
+
+    /// Whether emergency mode is on.
+    pub fn emergency(&self) -> bool {
+        self.live().emergency
     }
 
     /// Tells the delivery workers that messages were queued.
@@ -99,9 +142,11 @@ impl App {
         self.wake.send_modify(|n| *n = n.wrapping_add(1));
     }
 
-    /// The deadline policy from the configuration.
+    /// The deadline policy of the configuration in force (a reload
+    /// changes it for hand-offs received afterwards).
     pub fn deadlines(&self) -> DeadlinePolicy {
-        let d = &self.config.deadlines;
+        let config = self.live_config();
+        let d = &config.deadlines;
         DeadlinePolicy {
             urgent: (d.urgent.ack, d.urgent.answer),
             normal: (d.normal.ack, d.normal.answer),
@@ -152,6 +197,8 @@ pub fn partner_division(config: &Config, partner: &PartnerConfig) -> Option<Stri
 pub struct Running {
     /// The address it listens on (useful with port 0).
     pub addr: SocketAddr,
+    /// The operator listener's address, when `[operator]` is configured.
+    pub operator_addr: Option<SocketAddr>,
     /// The shared state.
     pub app: Arc<App>,
     shutdown: watch::Sender<bool>,
@@ -199,6 +246,20 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
         addr: config.server.listen,
         source,
     })?;
+    let operator_listener = match &config.operator {
+        Some(op) => {
+            let bind = |source| ServeError::Bind {
+                addr: op.listen,
+                source,
+            };
+            let l = tokio::net::TcpListener::bind(op.listen)
+                .await
+                .map_err(bind)?;
+            let a = l.local_addr().map_err(bind)?;
+            Some((l, a))
+        }
+        None => None,
+    };
     // The audit log records which configuration the gateway runs with,
     // once it is sure to start.
     let signing_key = config.audit.as_ref().map(|a| a.signer.name().to_owned());
@@ -212,7 +273,13 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
         store,
         client,
         wake,
-        limits: RwLock::new(Arc::new(rate_limits)),
+        counters: Counters::new(config.partners.iter().map(|p| p.id.as_str())),
+        live: RwLock::new(Live {
+            config: config.clone(),
+            emergency: config.limits.emergency,
+            limits: Arc::new(rate_limits),
+        }),
+        switching: tokio::sync::Mutex::new(()),
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = Vec::new();
@@ -230,6 +297,22 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
         idle_timeout: config.server.idle_timeout,
         max_concurrent: config.server.max_concurrent_requests,
     };
+    let operator_addr = operator_listener.as_ref().map(|(_, a)| *a);
+    if let Some((listener, operator_addr)) = operator_listener {
+        let handler_app = app.clone();
+        tasks.push(tokio::spawn(http::serve(
+            listener,
+            None,
+            limits,
+            move |req, _peer| operator::handle(handler_app.clone(), req),
+            shutdown_rx.clone(),
+        )));
+        tracing::info!(addr = %operator_addr, "operator listener (plain HTTP, loopback)");
+    }
+    tasks.push(tokio::spawn(operator::reload_on_sighup(
+        app.clone(),
+        shutdown_rx.clone(),
+    )));
     let handler_app = app.clone();
     tasks.push(tokio::spawn(http::serve(
         listener,
@@ -241,6 +324,7 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
     tracing::info!(%addr, "gateway listening");
     Ok(Running {
         addr,
+        operator_addr,
         app,
         shutdown,
         tasks,

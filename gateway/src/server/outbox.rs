@@ -115,7 +115,10 @@ async fn worker(app: Arc<App>, target: String, mut shutdown: watch::Receiver<boo
         let mut idle = items.is_empty();
         for item in items {
             let urgent = item.urgency == Urgency::Urgent;
-            if let Some(decision) = app.limits().delivery(&target, urgent)
+            let decision = app.limits().delivery(&target, urgent);
+            app.counters
+                .delivery(&target, decision.as_ref().is_none_or(|d| d.is_admitted()));
+            if let Some(decision) = decision
                 && !decision.is_admitted()
             {
                 tracing::debug!(%target, urgent, wait_ms = decision.wait.as_millis() as u64, "delivery rate reached: waiting");

@@ -8,6 +8,9 @@
 //! the reserved lane. See [`crate::limits`] for the decisions and the
 //! header formats.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use adapters::Family;
 use http::{Response, StatusCode};
 
@@ -28,8 +31,10 @@ pub async fn admit(
     raw_sha256: &str,
 ) -> Result<Option<Decision>, Decision> {
     let Some(decision) = app.limits().ingress(&partner.id, urgent) else {
+        app.counters.ingress(&partner.id, true);
         return Ok(None);
     };
+    app.counters.ingress(&partner.id, decision.is_admitted());
     if decision.is_admitted() {
         return Ok(Some(decision));
     }
@@ -71,4 +76,62 @@ pub fn with_limit(mut resp: Response<Body>, decision: Option<&Decision>) -> Resp
         decision.apply(resp.headers_mut());
     }
     resp
+}
+
+/// One partner's counts since start (no personal data: numbers only).
+#[derive(Debug, Default)]
+pub struct PartnerCounts {
+    /// Submissions admitted at ingress.
+    pub admitted: AtomicU64,
+    /// Submissions refused with 429.
+    pub limited: AtomicU64,
+    /// Messages the outbox was let send to it by its delivery limit.
+    pub delivery_admitted: AtomicU64,
+    /// Times the outbox held a message for it because of its delivery
+    /// limit.
+    pub delivery_held: AtomicU64,
+}
+
+/// Every configured partner's [`PartnerCounts`] since the gateway started
+/// (the partners are fixed until a restart).
+#[derive(Debug, Default)]
+pub struct Counters {
+    partners: HashMap<String, PartnerCounts>,
+}
+
+impl Counters {
+    /// Zero counts for `partners`.
+    pub fn new<'a>(partners: impl IntoIterator<Item = &'a str>) -> Counters {
+        Counters {
+            partners: partners
+                .into_iter()
+                .map(|p| (p.to_owned(), PartnerCounts::default()))
+                .collect(),
+        }
+    }
+
+    /// `partner`'s counts.
+    pub fn get(&self, partner: &str) -> Option<&PartnerCounts> {
+        self.partners.get(partner)
+    }
+
+    /// Counts an ingress decision of `partner`.
+    pub fn ingress(&self, partner: &str, admitted: bool) {
+        if let Some(c) = self.partners.get(partner) {
+            let counter = if admitted { &c.admitted } else { &c.limited };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts a delivery decision for `target`.
+    pub fn delivery(&self, target: &str, admitted: bool) {
+        if let Some(c) = self.partners.get(target) {
+            let counter = if admitted {
+                &c.delivery_admitted
+            } else {
+                &c.delivery_held
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }

@@ -426,6 +426,21 @@ pub trait Store: Send + Sync + 'static {
         signing_key: Option<String>,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
+    /// Records a switch of emergency mode (高话务量应急): on or off, the
+    /// factor, `by` whom (`reload` or `operator`).
+    fn record_emergency(
+        &self,
+        on: bool,
+        factor: f64,
+        by: &str,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Per target with pending (queued) messages: how many, and when the
+    /// oldest was created; by target.
+    fn queue_depths(
+        &self,
+    ) -> impl Future<Output = Result<Vec<(String, u64, Timestamp)>, StoreError>> + Send;
+
     /// The orders of property unit `unit_id` (hand-offs targeting it),
     /// newest first; with `open_only`, those not closed or rejected.
     fn unit_orders(

@@ -218,13 +218,17 @@ pub enum EventKind {
     Escalated,
     /// Dead messages were put back in the queue.
     Redelivered,
-    /// The gateway started with a configuration (its file's hash).
+    /// The gateway started with a configuration, or reloaded one (its
+    /// file's hash).
     ConfigLoaded,
+    /// Emergency mode (高话务量应急) was switched on or off: `on`,
+    /// `factor`, `by` (`reload` or `operator`).
+    EmergencyMode,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 13] = [
+    pub const ALL: [EventKind; 14] = [
         EventKind::Received,
         EventKind::Duplicate,
         EventKind::Conflict,
@@ -238,6 +242,7 @@ impl EventKind {
         EventKind::Escalated,
         EventKind::Redelivered,
         EventKind::ConfigLoaded,
+        EventKind::EmergencyMode,
     ];
 
     /// The snake_case name stored in the `events` table.
@@ -256,6 +261,7 @@ impl EventKind {
             EventKind::Escalated => "escalated",
             EventKind::Redelivered => "redelivered",
             EventKind::ConfigLoaded => "config_loaded",
+            EventKind::EmergencyMode => "emergency_mode",
         }
     }
 

@@ -38,7 +38,27 @@ use crate::lifecycle::{Overdue, Side};
 /// The schema, applied to a new file.
 const SCHEMA: &str = include_str!("sqlite/schema.sql");
 /// The schema version this gateway writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
+/// From schema version 1: the events table gains the `emergency_mode`
+/// kind (SQLite cannot change a CHECK in place, so the table is copied).
+const MIGRATE_1_2: &str = "
+CREATE TABLE events_v2 (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    handoff_id  TEXT REFERENCES handoffs (id),
+    kind        TEXT NOT NULL CHECK (kind IN ('received', 'duplicate', 'conflict', 'refused',
+                    'delivery_attempt', 'delivered', 'dead_lettered', 'status_applied',
+                    'status_refused', 'overdue', 'escalated', 'redelivered', 'config_loaded',
+                    'emergency_mode')),
+    at          INTEGER NOT NULL,
+    detail_json TEXT NOT NULL,
+    leaf_hash   BLOB NOT NULL CHECK (length(leaf_hash) = 32)
+) STRICT;
+INSERT INTO events_v2 (seq, handoff_id, kind, at, detail_json, leaf_hash)
+    SELECT seq, handoff_id, kind, at, detail_json, leaf_hash FROM events ORDER BY seq;
+DROP TABLE events;
+ALTER TABLE events_v2 RENAME TO events;
+CREATE INDEX events_by_handoff ON events (handoff_id, seq);
+";
 /// The most commands one transaction takes.
 pub const BATCH: usize = 256;
 /// Commands that may wait for the writer before senders wait too.
@@ -269,6 +289,15 @@ fn prepare(conn: &Connection) -> Result<()> {
             Ok(())
         }
         SCHEMA_VERSION => Ok(()),
+        1 => {
+            conn.execute_batch(&format!(
+                "BEGIN IMMEDIATE; {MIGRATE_1_2}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            ))
+            .inspect_err(|_| {
+                let _ = conn.execute_batch("ROLLBACK");
+            })?;
+            Ok(())
+        }
         found => Err(StoreError::SchemaVersion {
             found,
             supported: SCHEMA_VERSION,
@@ -483,6 +512,16 @@ impl Store for SqliteStore {
     ) -> Result<u64> {
         self.write(move |tx| audit::record_config(tx, sha256, partners, signing_key))
             .await
+    }
+
+    async fn record_emergency(&self, on: bool, factor: f64, by: &str) -> Result<u64> {
+        let by = by.to_owned();
+        self.write(move |tx| audit::record_emergency(tx, on, factor, by))
+            .await
+    }
+
+    async fn queue_depths(&self) -> Result<Vec<(String, u64, Timestamp)>> {
+        self.read(read::queue_depths).await
     }
 
     async fn unit_orders(&self, unit_id: &str, open_only: bool) -> Result<Vec<HandoffRecord>> {

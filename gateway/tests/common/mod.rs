@@ -285,6 +285,8 @@ impl Harness {
             "path = \"demo.db\"",
             &format!("path = \"{}\"", self.dir.join("gateway.db").display()),
         );
+        // The operator listener on a free port.
+        text = text.replace("127.0.0.1:9444", "127.0.0.1:0");
         let file = self.dir.join("gateway.toml");
         std::fs::write(&file, text).unwrap();
         file

@@ -109,3 +109,13 @@ pub(super) fn record_config(
         json!({"config_sha256": sha256, "partners": partners, "signing_key": signing_key}),
     )
 }
+
+/// Records a switch of emergency mode: `on`, `factor`, `by` (`reload` or
+/// `operator`).
+pub(super) fn record_emergency(tx: &mut Tx<'_>, on: bool, factor: f64, by: String) -> Result<u64> {
+    tx.event(
+        None,
+        EventKind::EmergencyMode,
+        json!({"on": on, "factor": factor, "by": by}),
+    )
+}

@@ -215,3 +215,18 @@ pub(super) fn unit_order(
         .into_iter()
         .next())
 }
+
+/// Per target with pending messages: how many, and the oldest one's
+/// creation time; by target.
+pub(super) fn queue_depths(conn: &Connection) -> Result<Vec<(String, u64, Timestamp)>> {
+    all(
+        conn,
+        "SELECT target_partner, COUNT(*), MIN(created_at) FROM outbox WHERE state = 'pending' \
+         GROUP BY target_partner ORDER BY target_partner",
+        [],
+        |r| {
+            let n: i64 = r.get(1)?;
+            Ok((r.get(0)?, codec::seq(n)?, codec::time(r.get(2)?)?))
+        },
+    )
+}

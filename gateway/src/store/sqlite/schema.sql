@@ -1,4 +1,5 @@
--- The gateway's embedded store, schema version 1.
+-- The gateway's embedded store, schema version 2 (version 1 lacked the
+-- 'emergency_mode' event kind; see MIGRATE_1_2 in sqlite.rs).
 -- Times are Unix milliseconds (UTC). Personal data lives only in
 -- handoffs.ticket_json (and in what partners write in status comments).
 
@@ -68,7 +69,8 @@ CREATE TABLE events (
     handoff_id  TEXT REFERENCES handoffs (id),
     kind        TEXT NOT NULL CHECK (kind IN ('received', 'duplicate', 'conflict', 'refused',
                     'delivery_attempt', 'delivered', 'dead_lettered', 'status_applied',
-                    'status_refused', 'overdue', 'escalated', 'redelivered', 'config_loaded')),
+                    'status_refused', 'overdue', 'escalated', 'redelivered', 'config_loaded',
+                    'emergency_mode')),
     at          INTEGER NOT NULL,
     detail_json TEXT NOT NULL,                  -- metadata and hashes, never personal data
     leaf_hash   BLOB NOT NULL CHECK (length(leaf_hash) = 32)  -- RFC 6962 leaf hash of the event

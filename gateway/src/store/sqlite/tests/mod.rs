@@ -497,7 +497,7 @@ fn a_newer_schema_is_refused_and_outside_a_runtime_reads_fail_cleanly() {
         SqliteStore::open(&dir.db()),
         Err(StoreError::SchemaVersion {
             found: 7,
-            supported: 1
+            supported: 2
         })
     ));
     let fresh = TempDir::new();
@@ -520,4 +520,48 @@ fn poll_once<F: std::future::Future>(future: F) -> std::task::Poll<F::Output> {
     let mut future = std::pin::pin!(future);
     let mut context = std::task::Context::from_waker(std::task::Waker::noop());
     future.as_mut().poll(&mut context)
+}
+
+/// A store of schema version 1 (events without `emergency_mode`) is
+/// migrated when opened: its events stay, in sequence, and the new kind is
+/// accepted after them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_1_store_is_migrated_keeping_its_events() {
+    let dir = TempDir::new();
+    {
+        let v1 = SCHEMA.replace(",\n                    'emergency_mode'", "");
+        assert_ne!(v1, SCHEMA);
+        let conn = Connection::open(dir.db()).unwrap();
+        conn.execute_batch(&v1).unwrap();
+        conn.execute_batch(
+            "INSERT INTO events (handoff_id, kind, at, detail_json, leaf_hash) \
+             VALUES (NULL, 'config_loaded', 0, '{}', zeroblob(32)); PRAGMA user_version = 1;",
+        )
+        .unwrap();
+        let refused = conn.execute(
+            "INSERT INTO events (handoff_id, kind, at, detail_json, leaf_hash) \
+             VALUES (NULL, 'emergency_mode', 0, '{}', zeroblob(32))",
+            [],
+        );
+        assert!(refused.is_err(), "version 1 refuses the new kind");
+    }
+    let store = SqliteStore::open(&dir.db()).unwrap();
+    assert_eq!(
+        store.record_emergency(true, 3.0, "operator").await.unwrap(),
+        2
+    );
+    let events = store.audit_entries(1, 10).await.unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0].kind, EventKind::ConfigLoaded);
+    assert_eq!(events[1].kind, EventKind::EmergencyMode);
+    assert_eq!(
+        events[1].detail,
+        serde_json::json!({"on": true, "factor": 3.0, "by": "operator"})
+    );
+    drop(store);
+    let conn = Connection::open(dir.db()).unwrap();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
 }
