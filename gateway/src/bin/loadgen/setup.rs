@@ -1,0 +1,172 @@
+//! What the load generator starts: the real `gateway serve` binary with a
+//! configuration written to a temporary directory, and nginx as an HTTPS
+//! reverse proxy in front of a simulated partner.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::drive::Fail;
+
+/// A free loopback port.
+pub fn free_port() -> Result<u16, Fail> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// The demo configuration with absolute paths, the gateway on `port`, its
+/// store in `dir`, the simulated partners' `endpoints` (configured → actual)
+/// and no rate limits (a load test of the gateway, not of the limits).
+pub fn write_config(
+    repo: &Path,
+    dir: &Path,
+    port: u16,
+    endpoints: &[(String, String)],
+) -> Result<PathBuf, Fail> {
+    let certs = repo.join("certs-example");
+    let mut text = std::fs::read_to_string(certs.join("demo.toml"))?;
+    text = text.replace("127.0.0.1:8443", &format!("127.0.0.1:{port}"));
+    for name in [
+        "gateway-server.pem",
+        "gateway-server.key",
+        "gateway-client.pem",
+        "gateway-client.key",
+        "ca.pem",
+        "audit-signing.key",
+    ] {
+        text = text.replace(
+            &format!("\"{name}\""),
+            &format!("\"{}\"", certs.join(name).display()),
+        );
+    }
+    text = text.replace(
+        "\"../schemas/data\"",
+        &format!("\"{}\"", repo.join("schemas/data").display()),
+    );
+    text = text.replace(
+        "path = \"demo.db\"",
+        &format!("path = \"{}\"", dir.join("gateway.db").display()),
+    );
+    for (configured, actual) in endpoints {
+        text = text.replace(configured, actual);
+    }
+    text = text
+        .lines()
+        .filter(|l| !l.starts_with("rate = ") && !l.starts_with("deliver_rate = "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let file = dir.join("gateway.toml");
+    std::fs::write(&file, text)?;
+    Ok(file)
+}
+
+/// Starts `gateway serve --config file`.
+pub fn spawn_gateway(bin: &Path, file: &Path) -> Result<Child, Fail> {
+    Ok(Command::new(bin)
+        .args(["serve", "--config"])
+        .arg(file)
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("{}: {e}", bin.display()))?)
+}
+
+/// Waits until something accepts TCP connections on `port`.
+pub async fn wait_listening(port: u16, what: &str) -> Result<(), Fail> {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(30) {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(format!("{what} did not come up on port {port}").into())
+}
+
+/// A field of `/proc/<pid>/status` in KiB (`VmHWM`, `VmRSS`).
+pub fn proc_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| {
+        l.strip_prefix(field)?
+            .strip_prefix(':')?
+            .trim()
+            .strip_suffix("kB")?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
+/// nginx as an HTTPS reverse proxy on `port` (client certificates verified
+/// against the partner CA, like the gateway) in front of `upstream`
+/// (`127.0.0.1:PORT`, HTTPS), run in the foreground from `dir`.
+pub fn spawn_nginx(
+    nginx: &Path,
+    repo: &Path,
+    dir: &Path,
+    port: u16,
+    upstream: &str,
+    workers: usize,
+) -> Result<Child, Fail> {
+    let certs = repo.join("certs-example");
+    let d = dir.display();
+    let user = if is_root() { "user root;\n" } else { "" };
+    let conf = format!(
+        "{user}worker_processes {workers};
+pid {d}/nginx.pid;
+error_log {d}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {d}/body;
+  proxy_temp_path {d}/proxy;
+  fastcgi_temp_path {d}/fastcgi;
+  uwsgi_temp_path {d}/uwsgi;
+  scgi_temp_path {d}/scgi;
+  keepalive_requests 1000000;
+  upstream sim {{ server {upstream}; keepalive 256; }}
+  server {{
+    listen 127.0.0.1:{port} ssl;
+    ssl_certificate {cert};
+    ssl_certificate_key {key};
+    ssl_client_certificate {ca};
+    ssl_verify_client on;
+    location / {{
+      proxy_pass https://sim;
+      proxy_http_version 1.1;
+      proxy_set_header Connection \"\";
+      proxy_ssl_session_reuse on;
+    }}
+  }}
+}}
+",
+        cert = certs.join("gateway-server.pem").display(),
+        key = certs.join("gateway-server.key").display(),
+        ca = certs.join("ca.pem").display(),
+    );
+    let file = dir.join("nginx.conf");
+    std::fs::write(&file, conf)?;
+    Ok(Command::new(nginx)
+        .arg("-c")
+        .arg(&file)
+        .arg("-p")
+        .arg(dir)
+        .args(["-g", "daemon off;"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("{}: {e}", nginx.display()))?)
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.trim_ascii() == b"0")
+        .unwrap_or(false)
+}
