@@ -356,3 +356,104 @@ async fn a_liaison_works_a_beijing_repair_order_through_the_web_inbox() {
     );
     h.stop().await;
 }
+
+/// Accept, in progress and return (退单) through the forms: the reason comes
+/// from the list, "other" needs a comment, and Beijing hears each step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_liaison_accepts_works_and_returns_an_order() {
+    let h = Harness::start("inbox-web-return", false, |_| {}).await;
+    let reply = h
+        .post(
+            "bj12345",
+            Family::BjJson,
+            Kind::Ticket,
+            demo_file("bj-repair-order.json"),
+        )
+        .await;
+    let (id, _) = bj_receipt(&reply);
+    let mut zhao = Browser::new(&h);
+    zhao.sign_in(MILITARY_TOKEN).await;
+    let order_path = format!("/pu/orders/{id}");
+    let token = csrf(&html(&zhao.get(&order_path).await));
+
+    for (action, fields) in [
+        ("ack", vec![]),
+        ("accept", vec![("comment", "已安排营房维修班组。")]),
+        ("progress", vec![]),
+    ] {
+        let mut form = vec![("csrf", token.as_str())];
+        form.extend(fields);
+        let done = zhao
+            .post(&format!("{order_path}/{action}"), &form, None)
+            .await;
+        assert_eq!(done.status.as_u16(), 303, "{action}: {}", text(&done));
+        let page = html(&zhao.get(&location(&done)).await);
+        assert_accessible(&page);
+    }
+    let page = html(&zhao.get(&order_path).await);
+    assert!(page.contains("处理中"));
+    for reason in ["非本单位产权", "信息不全无法处理", "不属于维修范围", "其他"]
+    {
+        assert!(page.contains(reason), "return reason {reason} offered");
+    }
+    let return_path = format!("{order_path}/return");
+    let missing = zhao
+        .post(&return_path, &[("csrf", &token), ("reason", "other")], None)
+        .await;
+    assert_eq!(missing.status.as_u16(), 400);
+    assert!(html(&missing).contains("请填写补充说明"));
+    let unknown = zhao
+        .post(&return_path, &[("csrf", &token), ("reason", "bored")], None)
+        .await;
+    assert_eq!(unknown.status.as_u16(), 400);
+    let done = zhao
+        .post(
+            &return_path,
+            &[
+                ("csrf", &token),
+                ("reason", "not_our_property"),
+                ("comment", "7号楼已移交地方管理。"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(done.status.as_u16(), 303, "{}", text(&done));
+    let page = html(&zhao.get(&location(&done)).await);
+    assert!(page.contains("已退单。"));
+    assert!(
+        !page.contains("/return\""),
+        "no more actions after a return"
+    );
+
+    let updates = h
+        .wait_statuses("bj12345", &id, adapters::bj::decode_status, WAIT, |s| {
+            s.iter().any(|u| u.status == Status::Rejected)
+        })
+        .await;
+    assert_eq!(
+        statuses_of(&updates),
+        [
+            Status::Delivered,
+            Status::Accepted,
+            Status::InProgress,
+            Status::Rejected
+        ]
+    );
+    let returned = updates.last().unwrap();
+    assert_eq!(returned.reason_code.as_deref(), Some("not_our_property"));
+    assert_eq!(
+        returned.comment.as_deref(),
+        Some("非本单位产权：7号楼已移交地方管理。")
+    );
+    // After a return the status loop refuses a resolution; the page says so.
+    let again = zhao
+        .post(
+            &format!("{order_path}/resolve"),
+            &[("csrf", &token), ("comment", "已修好。")],
+            None,
+        )
+        .await;
+    assert_eq!(again.status.as_u16(), 409, "{}", text(&again));
+    assert!(html(&again).contains("操作未完成"));
+    h.stop().await;
+}

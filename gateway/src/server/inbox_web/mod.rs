@@ -167,7 +167,12 @@ fn signed_in(app: &App, peer: &Peer, headers: &HeaderMap) -> Option<Liaison> {
         .and_then(|value| {
             let claims = session::verify(value, now)?;
             let unit = app.config.partner(&claims.unit)?;
-            let known = unit.liaison_tokens.iter().any(|t| t.name == claims.name);
+            // The liaisons of the configuration in force: a reload that
+            // removes one ends their sessions at once.
+            let known = app
+                .live_config()
+                .partner(&claims.unit)
+                .is_some_and(|p| p.liaison_tokens.iter().any(|t| t.name == claims.name));
             (unit.family == adapters::Family::PuJson && known).then(|| Liaison {
                 unit: unit.clone(),
                 name: claims.name,
@@ -252,9 +257,11 @@ async fn login(app: &App, req: Request<Incoming>) -> Response<Body> {
         .find(|(k, _)| k == "token")
         .map(|(_, v)| v.trim())
         .unwrap_or_default();
-    // Every configured token is compared, so the time taken says nothing.
-    let found = app
-        .config
+    // Every token of the configuration in force (a reload adds or revokes
+    // them) is compared, so the time taken says nothing; the unit must be
+    // one the running gateway serves.
+    let live = app.live_config();
+    let found = live
         .partners
         .iter()
         .filter(|p| p.family == adapters::Family::PuJson)
@@ -265,6 +272,11 @@ async fn login(app: &App, req: Request<Incoming>) -> Response<Body> {
             } else {
                 found
             }
+        })
+        .filter(|(p, _)| {
+            app.config
+                .partner(&p.id)
+                .is_some_and(|r| r.family == p.family)
         });
     let Some((unit, liaison)) = found else {
         tracing::warn!("inbox sign-in with an unknown token refused");
