@@ -265,6 +265,7 @@ async fn a_liaison_works_a_beijing_repair_order_through_the_web_inbox() {
     assert_eq!(location(&done), format!("{order_path}?done=ack"));
     let page = html(&zhao.get(&location(&done)).await);
     assert!(page.contains("已签收。"));
+    assert!(page.contains("<dt>单位编号</dt><dd>YFC-2025-0387</dd>"));
     assert!(page.contains("办结"));
     let missing = zhao
         .post(&format!("{order_path}/resolve"), &[("csrf", &token)], None)
@@ -455,5 +456,34 @@ async fn a_liaison_accepts_works_and_returns_an_order() {
         .await;
     assert_eq!(again.status.as_u16(), 409, "{}", text(&again));
     assert!(html(&again).contains("操作未完成"));
+    h.stop().await;
+}
+
+/// An order whose acknowledgement deadline has passed is marked in words
+/// and by class, not by colour alone, and stays first in the list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overdue_order_is_marked() {
+    let h = Harness::start("inbox-web-overdue", false, |c| {
+        c.deadlines.property.ack = std::time::Duration::from_millis(200);
+    })
+    .await;
+    let reply = h
+        .post(
+            "bj12345",
+            Family::BjJson,
+            Kind::Ticket,
+            demo_file("bj-repair-order.json"),
+        )
+        .await;
+    let (id, _) = bj_receipt(&reply);
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let mut zhao = Browser::new(&h);
+    zhao.sign_in(MILITARY_TOKEN).await;
+    let page = html(&zhao.get("/pu/").await);
+    let row = &page[page.find("<tr class=\"overdue\">").expect("an overdue row")..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(row.contains(&id) && row.contains("已超期"), "{row}");
+    let order = html(&zhao.get(&format!("/pu/orders/{id}")).await);
+    assert!(order.contains("签收期限") && order.contains("已超期"));
     h.stop().await;
 }

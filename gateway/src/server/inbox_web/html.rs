@@ -66,7 +66,7 @@ header button{background:#fff;color:#123c69;margin:0}\
 .action{background:#fff;border:1px solid #ccc;padding:.5rem 1rem 1rem;margin:.5rem 0}\
 .notice{border-left:4px solid #2a7a2a;background:#eef8ee;padding:.5rem 1rem}\
 .error{border-left:4px solid #a00000;background:#fff0f0;padding:.5rem 1rem}\
-dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;background:#fff;padding:.5rem 1rem;border:1px solid #ccc}dt{font-weight:bold}dd{margin:0;overflow-wrap:anywhere}\
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;background:#fff;padding:.5rem 1rem;border:1px solid #ccc}dt{font-weight:bold}dd{margin:0;overflow-wrap:anywhere;white-space:pre-line}\
 @media (max-width:40rem){table.orders thead{display:none}table.orders,table.orders tr,table.orders td{display:block;width:100%}\
 table.orders tr{margin-bottom:.75rem;border:1px solid #bbb}table.orders td{border:0;border-bottom:1px solid #eee}\
 table.orders td::before{content:attr(data-label)\"：\";font-weight:bold}}\

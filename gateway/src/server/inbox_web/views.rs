@@ -167,6 +167,9 @@ pub fn order(
     b.push_str("<dl>\n");
     row(&mut b, "工单号", &id);
     row(&mut b, "来源工单号", &esc(&ticket.origin_ticket_id));
+    if let Some(unit_ref) = &record.target_ticket_id {
+        row(&mut b, "单位编号", &esc(unit_ref));
+    }
     row(&mut b, "状态", state_label(record.state));
     row(&mut b, "紧急程度", urgency(record));
     b.push_str("</dl>\n<h2>问题</h2>\n<dl>\n");
@@ -278,7 +281,10 @@ fn history(b: &mut String, ticket: &Ticket) {
             b,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             time(&h.at),
-            state_label(h.state),
+            match h.state {
+                Status::Received => "收到工单",
+                s => state_label(s),
+            },
             esc(h.by.as_deref().unwrap_or("—")),
             esc(h.comment.as_deref().unwrap_or(""))
         );
