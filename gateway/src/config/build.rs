@@ -87,6 +87,8 @@ struct RawPartner {
     burst: Option<u32>,
     deliver_rate: Option<Rate>,
     deliver_burst: Option<u32>,
+    #[serde(default)]
+    liaison_tokens: Vec<super::liaison::LiaisonToken>,
 }
 
 fn partner_family<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Family, D::Error> {
@@ -367,6 +369,7 @@ fn build_partner(
             format!("{d:?} is not a 6-digit division code"),
         ));
     }
+    super::liaison::check(&raw.liaison_tokens, raw.family == Family::PuJson, key)?;
     let share = limits.urgent_share;
     let ingress_limit = limit(
         (raw.rate, raw.burst, &key("rate"), &key("burst")),
@@ -423,6 +426,7 @@ fn build_partner(
         division: raw.division,
         ingress_limit,
         delivery_limit,
+        liaison_tokens: raw.liaison_tokens,
     })
 }
 

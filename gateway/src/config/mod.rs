@@ -99,6 +99,7 @@ mod audit;
 mod build;
 mod defaults;
 mod duration;
+mod liaison;
 mod pem;
 mod rate;
 
@@ -115,6 +116,7 @@ use build::Document;
 
 pub use audit::AuditConfig;
 pub use build::is_partner_id;
+pub use liaison::LiaisonToken;
 pub use pem::{Certs, Key};
 pub use rate::{Lanes, Limit, Rate};
 
@@ -461,6 +463,9 @@ pub struct PartnerConfig {
     /// `deliver_rate` and `deliver_burst` (else `[limits]`, push families
     /// only): what the gateway sends it; `None`: no limit.
     pub delivery_limit: Option<Limit>,
+    /// `liaison_tokens` (property units only): the liaisons who may sign
+    /// in to the web inbox with a token, `[{ name, token_sha256 }]`.
+    pub liaison_tokens: Vec<LiaisonToken>,
 }
 
 impl std::fmt::Debug for PartnerConfig {
@@ -474,6 +479,7 @@ impl std::fmt::Debug for PartnerConfig {
             .field("division", &self.division)
             .field("ingress_limit", &self.ingress_limit)
             .field("delivery_limit", &self.delivery_limit)
+            .field("liaison_tokens", &self.liaison_tokens)
             .finish()
     }
 }

@@ -463,3 +463,37 @@ fn the_operator_listener_is_loopback_only_and_the_emergency_factor_a_sane_number
         assert_eq!(key, "limits.emergency_factor", "{bad}");
     }
 }
+
+#[test]
+fn liaison_tokens_belong_to_property_units_and_are_hashes() {
+    let cfg = load(&demo_file()).unwrap();
+    let unit = cfg.partner("pu-military-001").unwrap();
+    assert_eq!(unit.liaison_tokens.len(), 1);
+    assert_eq!(unit.liaison_tokens[0].name, "赵永刚");
+    assert!(unit.liaison_tokens[0].matches("demo-liaison-military-001"));
+    assert!(!unit.liaison_tokens[0].matches("demo-liaison-military-002"));
+    assert!(
+        !format!("{unit:?}").contains("54d719be"),
+        "hash not in Debug"
+    );
+
+    let (key, _) = refused(
+        "id = \"bj12345\"              # Beijing 12345, the hub",
+        "id = \"bj12345\"\nliaison_tokens = [{ name = \"x\", token_sha256 = \"54d719be018fc1744e758cc3b5d5bba5a882afa08ea90a751987b3ff396148a6\" }]",
+    );
+    assert_eq!(key, "partners[0].liaison_tokens");
+    let (key, _) = refused(
+        "token_sha256 = \"54d719be",
+        "x = \"1\", token_sha256 = \"54d719be",
+    );
+    assert_eq!(key, "partners[4].liaison_tokens[0].x");
+    let (key, msg) = refused(
+        "\"54d719be018fc1744e758cc3b5d5bba5a882afa08ea90a751987b3ff396148a6\"",
+        "\"demo-liaison-military-001\"",
+    );
+    assert_eq!(key, "partners[4].liaison_tokens[0].token_sha256", "{msg}");
+    let (key, msg) = refused("token_sha256 = \"54d719be", "token_sha256 = \"54D719BE");
+    assert_eq!(key, "partners[4].liaison_tokens[0].token_sha256", "{msg}");
+    let (key, _) = refused("name = \"赵永刚\"", "name = \" \"");
+    assert_eq!(key, "partners[4].liaison_tokens[0].name");
+}

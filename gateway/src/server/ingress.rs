@@ -41,7 +41,10 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, peer: Arc<Peer>) -> R
                 format!("store: {e}\n"),
             ),
         },
-        (_, p) if p.starts_with("/pu/") => super::pu::handle(app, req, peer).await,
+        (_, p) if p.starts_with("/pu/v1/") => super::pu::handle(app, req, peer).await,
+        (_, p) if p == "/pu" || p.starts_with("/pu/") => {
+            super::inbox_web::handle(app, req, peer).await
+        }
         (_, p) if p.starts_with("/open311/v2/") => super::open311::handle(app, req, peer).await,
         (_, p) if p.starts_with("/audit/v1/") => super::audit::handle(app, req, peer).await,
         (&Method::POST, p) => match wire::inbound(p) {
@@ -509,36 +512,32 @@ async fn submit_status(
     with_limit(resp, limit.as_ref())
 }
 
-/// Applies a status from `partner` to a hand-off it is part of.
-pub async fn apply_status(
+/// Why a status could not be applied.
+#[derive(Debug)]
+pub enum StatusFailure {
+    /// No hand-off with that id involves the partner.
+    NotFound,
+    /// The lifecycle refused the transition; the reason, for people.
+    Refused(String),
+    /// The store could not be read or written; retry.
+    Unavailable,
+}
+
+/// Applies a status from `partner` to a hand-off it is part of: the
+/// lifecycle decides, the store records it in the audit log and queues
+/// the notice to the other side. The audit sequence number on success.
+pub async fn apply_status_core(
     app: &App,
     partner: &PartnerConfig,
     handoff_id: &str,
     update: StatusUpdate,
-) -> Response<Body> {
-    let family = partner.family;
-    let not_found = || {
-        refuse(
-            family,
-            StatusCode::NOT_FOUND,
-            "no such hand-off",
-            &[FieldError::new(
-                ref_field(family),
-                format!("no hand-off {handoff_id} involves {}", partner.id),
-            )],
-        )
-    };
+) -> Result<u64, StatusFailure> {
     let handoff = match app.store.handoff(handoff_id).await {
         Ok(Some(h)) => h,
-        Ok(None) => return not_found(),
+        Ok(None) => return Err(StatusFailure::NotFound),
         Err(e) => {
             tracing::error!(error = %e, "store read failed");
-            return refuse(
-                family,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the gateway cannot read the hand-off now; retry",
-                &[],
-            );
+            return Err(StatusFailure::Unavailable);
         }
     };
     let (side, other) = if handoff.target_partner == partner.id {
@@ -547,7 +546,7 @@ pub async fn apply_status(
         (Side::Origin, &handoff.target_partner)
     } else {
         // Another partner's hand-off does not exist for this caller.
-        return not_found();
+        return Err(StatusFailure::NotFound);
     };
     let status = update.status;
     match app
@@ -558,34 +557,61 @@ pub async fn apply_status(
         Ok(outcome) => match outcome.verdict {
             Verdict::Refuse(refusal) => {
                 tracing::warn!(%handoff_id, partner = %partner.id, "status transition refused");
-                refuse(
-                    family,
-                    StatusCode::CONFLICT,
-                    &refusal.to_string(),
-                    &[FieldError::new(status_field(family), refusal.to_string())],
-                )
+                Err(StatusFailure::Refused(refusal.to_string()))
             }
             verdict => {
                 if matches!(verdict, Verdict::Apply | Verdict::Notice) {
                     tracing::info!(%handoff_id, partner = %partner.id, status = status.as_str(), "status applied");
                     app.queued();
                 }
-                let body = if family == Family::HbSoap {
-                    adapters::hb::encode_feedback_receipt(handoff_id)
-                } else {
-                    adapters::encode_receipt(family, handoff_id, outcome.audit_seq)
-                };
-                respond(StatusCode::OK, family.content_type(), body)
+                Ok(outcome.audit_seq)
             }
         },
         Err(e) => {
             tracing::error!(error = %e, "store refused a status");
-            refuse(
-                family,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the gateway cannot store the status now; retry",
-                &[],
-            )
+            Err(StatusFailure::Unavailable)
         }
+    }
+}
+
+/// Applies a status from `partner` to a hand-off it is part of
+/// ([`apply_status_core`]), answering in the partner's format.
+pub async fn apply_status(
+    app: &App,
+    partner: &PartnerConfig,
+    handoff_id: &str,
+    update: StatusUpdate,
+) -> Response<Body> {
+    let family = partner.family;
+    match apply_status_core(app, partner, handoff_id, update).await {
+        Ok(audit_seq) => {
+            let body = if family == Family::HbSoap {
+                adapters::hb::encode_feedback_receipt(handoff_id)
+            } else {
+                adapters::encode_receipt(family, handoff_id, audit_seq)
+            };
+            respond(StatusCode::OK, family.content_type(), body)
+        }
+        Err(StatusFailure::NotFound) => refuse(
+            family,
+            StatusCode::NOT_FOUND,
+            "no such hand-off",
+            &[FieldError::new(
+                ref_field(family),
+                format!("no hand-off {handoff_id} involves {}", partner.id),
+            )],
+        ),
+        Err(StatusFailure::Refused(reason)) => refuse(
+            family,
+            StatusCode::CONFLICT,
+            &reason,
+            &[FieldError::new(status_field(family), reason.clone())],
+        ),
+        Err(StatusFailure::Unavailable) => refuse(
+            family,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the gateway cannot store the status now; retry",
+            &[],
+        ),
     }
 }

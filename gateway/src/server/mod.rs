@@ -12,6 +12,7 @@
 
 mod audit;
 pub mod checkpoint;
+mod inbox_web;
 mod ingress;
 mod open311;
 pub mod operator;

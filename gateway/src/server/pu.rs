@@ -8,10 +8,10 @@ use std::sync::Arc;
 use adapters::{Family, FieldError};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
-use schemas::{HistoryEntry, Ticket};
+use schemas::{HistoryEntry, StatusUpdate, Ticket};
 
 use super::App;
-use super::ingress::{apply_status, body_of, identify, refuse, sha256_hex};
+use super::ingress::{StatusFailure, apply_status_core, body_of, identify, refuse, sha256_hex};
 use super::ratelimit::{admit, rate_limited, with_limit};
 use crate::config::PartnerConfig;
 use crate::http::{Body, Peer, respond};
@@ -189,55 +189,124 @@ async fn ack(app: &App, unit: &PartnerConfig, id: &str, req: Request<Incoming>) 
     with_limit(ack_order(app, unit, id, unit_ref).await, limit.as_ref())
 }
 
-/// Records the acknowledgement of order `id`.
+/// Why a liaison's action on an order was not recorded.
+#[derive(Debug)]
+pub enum ActionError {
+    /// No such order in this unit's inbox (or another unit's: the same).
+    NotFound,
+    /// The lifecycle refused the transition; the reason, for people.
+    Refused(String),
+    /// The store could not be read or written; retry.
+    Unavailable,
+}
+
+impl ActionError {
+    /// The reply in pu-json.
+    fn reply(self, id: &str) -> Response<Body> {
+        match self {
+            ActionError::NotFound => not_found(id),
+            ActionError::Refused(reason) => refuse(
+                FAMILY,
+                StatusCode::CONFLICT,
+                &reason,
+                &[FieldError::new("state", reason.clone())],
+            ),
+            ActionError::Unavailable => refuse(
+                FAMILY,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the inbox cannot be changed now; retry",
+                &[],
+            ),
+        }
+    }
+}
+
+/// Records the acknowledgement of order `id` by `unit` (the delivery, with
+/// the unit's own reference): the one path of the JSON API and the web
+/// inbox. The audit sequence number, or 0 when it was acknowledged before
+/// (harmless, as a repeated status is).
+pub async fn acknowledge(
+    app: &App,
+    unit: &PartnerConfig,
+    id: &str,
+    unit_ref: Option<String>,
+) -> Result<u64, ActionError> {
+    let unavailable = |e: crate::store::StoreError| {
+        tracing::error!(error = %e, "inbox cannot use the store");
+        ActionError::Unavailable
+    };
+    let record = app
+        .store
+        .unit_order(&unit.id, id)
+        .await
+        .map_err(unavailable)?
+        .ok_or(ActionError::NotFound)?;
+    let outbox = app.store.outbox(id).await.map_err(unavailable)?;
+    let pending = outbox.iter().find(|o| {
+        o.target_partner == unit.id
+            && o.kind() == MessageKind::Ticket
+            && o.state == OutboxState::Pending
+    });
+    let Some(item) = pending else {
+        return Ok(0);
+    };
+    let result = DeliveryResult::Delivered {
+        sent_sha256: None,
+        target_ticket_id: unit_ref,
+        at: app.now(),
+    };
+    let recorded = app
+        .store
+        .record_delivery(item.id, result, app.notify(&record.origin_partner))
+        .await
+        .map_err(unavailable)?;
+    tracing::info!(handoff_id = %id, unit = %unit.id, "repair order acknowledged");
+    app.queued();
+    Ok(recorded.audit_seq)
+}
+
+/// Applies a liaison's status (accepted, returned, in progress, resolved)
+/// to order `id` of `unit`: the one path of the JSON API and the web inbox
+/// (the lifecycle, the audit log and the notice to the origin).
+pub async fn report(
+    app: &App,
+    unit: &PartnerConfig,
+    id: &str,
+    mut update: StatusUpdate,
+) -> Result<u64, ActionError> {
+    match app.store.unit_order(&unit.id, id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return Err(ActionError::NotFound),
+        Err(e) => {
+            tracing::error!(error = %e, "inbox cannot read the store");
+            return Err(ActionError::Unavailable);
+        }
+    }
+    update.handoff_id = Some(id.to_owned());
+    apply_status_core(app, unit, id, update)
+        .await
+        .map_err(|e| match e {
+            StatusFailure::NotFound => ActionError::NotFound,
+            StatusFailure::Refused(reason) => ActionError::Refused(reason),
+            StatusFailure::Unavailable => ActionError::Unavailable,
+        })
+}
+
+/// Records the acknowledgement of order `id`, answering in pu-json.
 async fn ack_order(
     app: &App,
     unit: &PartnerConfig,
     id: &str,
     unit_ref: Option<String>,
 ) -> Response<Body> {
-    let record = match app.store.unit_order(&unit.id, id).await {
-        Ok(Some(r)) => r,
-        Ok(None) => return not_found(id),
-        Err(e) => return unavailable(e),
-    };
-    let outbox = match app.store.outbox(id).await {
-        Ok(o) => o,
-        Err(e) => return unavailable(e),
-    };
-    let pending = outbox.iter().find(|o| {
-        o.target_partner == unit.id
-            && o.kind() == MessageKind::Ticket
-            && o.state == OutboxState::Pending
-    });
-    let audit_seq = match pending {
-        Some(item) => {
-            let result = DeliveryResult::Delivered {
-                sent_sha256: None,
-                target_ticket_id: unit_ref,
-                at: app.now(),
-            };
-            match app
-                .store
-                .record_delivery(item.id, result, app.notify(&record.origin_partner))
-                .await
-            {
-                Ok(recorded) => {
-                    tracing::info!(handoff_id = %id, unit = %unit.id, "repair order acknowledged");
-                    app.queued();
-                    recorded.audit_seq
-                }
-                Err(e) => return unavailable(e),
-            }
-        }
-        // Acknowledged before: harmless, as a repeated status is.
-        None => 0,
-    };
-    respond(
-        StatusCode::OK,
-        "application/json",
-        adapters::encode_receipt(FAMILY, id, audit_seq),
-    )
+    match acknowledge(app, unit, id, unit_ref).await {
+        Ok(audit_seq) => respond(
+            StatusCode::OK,
+            "application/json",
+            adapters::encode_receipt(FAMILY, id, audit_seq),
+        ),
+        Err(e) => e.reply(id),
+    }
 }
 
 async fn status(
@@ -250,7 +319,7 @@ async fn status(
         Ok(b) => b,
         Err(resp) => return resp,
     };
-    let mut update = match adapters::decode_status(FAMILY, &body, &app.config.tables) {
+    let update = match adapters::decode_status(FAMILY, &body, &app.config.tables) {
         Ok(u) => u,
         Err(e) => {
             return refuse(
@@ -270,6 +339,13 @@ async fn status(
         Ok(limit) => limit,
         Err(decision) => return rate_limited(FAMILY, &decision),
     };
-    update.handoff_id = Some(id.to_owned());
-    with_limit(apply_status(app, unit, id, update).await, limit.as_ref())
+    let resp = match report(app, unit, id, update).await {
+        Ok(audit_seq) => respond(
+            StatusCode::OK,
+            FAMILY.content_type(),
+            adapters::encode_receipt(FAMILY, id, audit_seq),
+        ),
+        Err(e) => e.reply(id),
+    };
+    with_limit(resp, limit.as_ref())
 }

@@ -1,0 +1,162 @@
+//! Sign-in sessions of the web inbox and their CSRF tokens.
+//!
+//! A session cookie holds `unit id`, liaison name and expiry, signed with
+//! HMAC-SHA-256 under a key drawn at random when the process starts (a
+//! restart signs everyone out). The CSRF token of a session is the HMAC of
+//! the session's value under the same key, so it needs no server state.
+
+use std::sync::OnceLock;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use ring::hmac;
+use ring::rand::{SecureRandom, SystemRandom};
+
+/// The session cookie's name.
+pub const COOKIE: &str = "pu_session";
+
+/// How long a sign-in lasts, in seconds (a working day and then some).
+pub const LIFETIME_SECS: i64 = 12 * 3600;
+
+/// The process's signing key; `None` when the system could not supply
+/// randomness (then nobody can sign in with a token).
+fn key() -> Option<&'static hmac::Key> {
+    static KEY: OnceLock<Option<hmac::Key>> = OnceLock::new();
+    KEY.get_or_init(|| {
+        let mut bytes = [0u8; 32];
+        SystemRandom::new().fill(&mut bytes).ok()?;
+        Some(hmac::Key::new(hmac::HMAC_SHA256, &bytes))
+    })
+    .as_ref()
+}
+
+/// A signed-in liaison, as the cookie says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claims {
+    /// The property unit's partner id.
+    pub unit: String,
+    /// The liaison's configured name.
+    pub name: String,
+    /// Unix seconds after which the session is no longer valid.
+    pub expires: i64,
+}
+
+/// The cookie value for `claims`: `payload.tag`, both base64url.
+pub fn issue(claims: &Claims) -> Option<String> {
+    let payload = format!(
+        "v1\n{}\n{}\n{}",
+        claims.unit,
+        claims.expires,
+        B64.encode(claims.name.as_bytes())
+    );
+    let tag = hmac::sign(key()?, payload.as_bytes());
+    Some(format!(
+        "{}.{}",
+        B64.encode(payload.as_bytes()),
+        B64.encode(tag.as_ref())
+    ))
+}
+
+/// The claims of a cookie value whose signature holds and which has not
+/// expired at `now` (unix seconds).
+pub fn verify(value: &str, now: i64) -> Option<Claims> {
+    let (payload, tag) = value.split_once('.')?;
+    let payload = B64.decode(payload).ok()?;
+    let tag = B64.decode(tag).ok()?;
+    hmac::verify(key()?, &payload, &tag).ok()?;
+    let text = String::from_utf8(payload).ok()?;
+    let mut parts = text.split('\n');
+    if parts.next()? != "v1" {
+        return None;
+    }
+    let unit = parts.next()?.to_owned();
+    let expires: i64 = parts.next()?.parse().ok()?;
+    let name = String::from_utf8(B64.decode(parts.next()?).ok()?).ok()?;
+    if parts.next().is_some() || expires <= now {
+        return None;
+    }
+    Some(Claims {
+        unit,
+        name,
+        expires,
+    })
+}
+
+/// The CSRF token bound to a session: for a cookie session its value, for
+/// a certificate the unit (`cert:` + id).
+pub fn csrf_token(session: &str) -> String {
+    match key() {
+        Some(key) => {
+            let tag = hmac::sign(key, format!("csrf\n{session}").as_bytes());
+            B64.encode(tag.as_ref())
+        }
+        // Without a key nothing verifies, so no form is accepted.
+        None => String::new(),
+    }
+}
+
+/// Whether `token` is the CSRF token of `session` (constant time).
+pub fn csrf_ok(session: &str, token: &str) -> bool {
+    let (Some(key), Ok(tag)) = (key(), B64.decode(token)) else {
+        return false;
+    };
+    hmac::verify(key, format!("csrf\n{session}").as_bytes(), &tag).is_ok()
+}
+
+/// The value of cookie `name` in a `Cookie` header.
+pub fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header.split(';').find_map(|pair| {
+        let (k, v) = pair.trim().split_once('=')?;
+        (k == name).then_some(v)
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_round_trips_and_expires() {
+        let claims = Claims {
+            unit: "pu-military-001".into(),
+            name: "赵永刚".into(),
+            expires: 2000,
+        };
+        let value = issue(&claims).unwrap();
+        assert_eq!(verify(&value, 1999), Some(claims));
+        assert_eq!(verify(&value, 2000), None);
+    }
+
+    #[test]
+    fn a_changed_session_does_not_verify() {
+        let value = issue(&Claims {
+            unit: "pu-central-001".into(),
+            name: "李".into(),
+            expires: 2000,
+        })
+        .unwrap();
+        let (payload, tag) = value.split_once('.').unwrap();
+        let forged = B64.encode(
+            String::from_utf8(B64.decode(payload).unwrap())
+                .unwrap()
+                .replace("pu-central-001", "pu-military-001"),
+        );
+        assert_eq!(verify(&format!("{forged}.{tag}"), 0), None);
+        assert_eq!(verify("garbage", 0), None);
+    }
+
+    #[test]
+    fn csrf_tokens_are_bound_to_the_session() {
+        let t = csrf_token("a");
+        assert!(csrf_ok("a", &t));
+        assert!(!csrf_ok("b", &t));
+        assert!(!csrf_ok("a", ""));
+    }
+
+    #[test]
+    fn cookies_are_found_by_name() {
+        assert_eq!(cookie("x=1; pu_session=abc.def", COOKIE), Some("abc.def"));
+        assert_eq!(cookie("x=1", COOKIE), None);
+    }
+}
