@@ -299,13 +299,13 @@ async fn metrics_move_traces_cross_partners_and_nothing_personal_is_logged() {
         ) >= 1.0,
         "{body}"
     );
-    assert_eq!(
+    // (At least: on a very slow run, the limit may have refilled.)
+    assert!(
         value(
             &after,
             "gateway_ingress_admitted_total",
             &[("partner", "bj12345")]
-        ),
-        3.0,
+        ) >= 3.0,
         "{body}"
     );
     assert!(
@@ -350,9 +350,8 @@ async fn metrics_move_traces_cross_partners_and_nothing_personal_is_logged() {
         ) >= 1.0,
         "{body}"
     );
-    assert_eq!(
-        value(&after, "gateway_handoffs", &[("state", "closed")]),
-        1.0,
+    assert!(
+        value(&after, "gateway_handoffs", &[("state", "closed")]) >= 1.0,
         "{body}"
     );
     assert!(
