@@ -68,6 +68,8 @@ pub struct Delivery {
     pub body: Bytes,
     /// Content-Type header.
     pub content_type: Option<String>,
+    /// The W3C `traceparent` header, as sent.
+    pub traceparent: Option<String>,
     /// When it arrived (after its body was read).
     pub at: std::time::Instant,
 }
@@ -181,6 +183,11 @@ impl SimPartner {
             .get("soapaction")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        let traceparent = req
+            .headers()
+            .get(crate::trace::HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let body = match read_body(req.into_body(), 1 << 20).await {
             Ok(b) => b,
             Err(e) => return respond(StatusCode::BAD_REQUEST, "text/plain", e.to_string()),
@@ -220,6 +227,7 @@ impl SimPartner {
             kind,
             body: body.clone(),
             content_type,
+            traceparent,
             at: std::time::Instant::now(),
         });
         let own_id = (kind == Kind::Ticket).then(|| {

@@ -71,6 +71,18 @@ pub fn run(file: &Path, command: HandoffsCommand) -> ExitCode {
     })
 }
 
+/// A duration for people: `850 ms`, `12.3 s`, `4 min 05 s`.
+fn took(d: chrono::TimeDelta) -> String {
+    let ms = d.num_milliseconds().max(0);
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else if ms < 60_000 {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    } else {
+        format!("{} min {:02} s", ms / 60_000, (ms / 1000) % 60)
+    }
+}
+
 async fn execute(store: &SqliteStore, command: HandoffsCommand) -> Result<(), String> {
     match command {
         HandoffsCommand::List {
@@ -157,6 +169,10 @@ async fn execute(store: &SqliteStore, command: HandoffsCommand) -> Result<(), St
                 adapters::time::format_rfc3339(&h.created_at),
                 h.raw_sha256
             );
+            println!(
+                "trace id   {} (the traceparent trace id of every delivery)",
+                crate::trace::trace_id(&h.id)
+            );
             println!("\nstatus history:");
             for s in store.history(&id).await.map_err(|e| e.to_string())? {
                 println!(
@@ -180,6 +196,18 @@ async fn execute(store: &SqliteStore, command: HandoffsCommand) -> Result<(), St
                     o.last_error
                         .map(|e| format!(", last error: {e}"))
                         .unwrap_or_default()
+                );
+                let delivered = o.delivered_at.map_or_else(String::new, |at| {
+                    format!(
+                        ", delivered {} ({} after queued, {} after received)",
+                        adapters::time::format_rfc3339(&at),
+                        took(at - o.queued_at),
+                        took(at - h.created_at)
+                    )
+                });
+                println!(
+                    "          queued {}{delivered}",
+                    adapters::time::format_rfc3339(&o.created_at)
                 );
             }
             println!("\naudit events:");

@@ -1,6 +1,6 @@
 //! The partner listener: identifies the caller, reads and checks the body,
-//! hands tickets to routing and the store, status updates to the lifecycle,
-//! and answers in the caller's own format. Every error reply is made by
+//! hands tickets to routing and the store, status updates to the lifecycle
+//! ([`super::status`]), and answers in the caller's own format. Every error reply is made by
 //! [`refuse`], in the family's own error format.
 //!
 //! Once a submission is decoded (its urgency known), the partner's rate
@@ -12,14 +12,15 @@ use adapters::{Family, FieldError};
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
-use schemas::{StatusUpdate, Urgency};
+use schemas::Urgency;
 use sha2::{Digest, Sha256};
+use tracing::Instrument;
 
 use super::ratelimit::{admit, rate_limited, with_limit};
 use super::{App, partner_division};
 use crate::config::PartnerConfig;
 use crate::http::{Body, BodyError, Peer, read_body, respond};
-use crate::lifecycle::{self, Side, Verdict};
+use crate::lifecycle;
 use crate::route::{self, RouteError};
 use crate::store::{NewHandoff, Receipt, RefusedSubmission, Store, Submitted};
 use crate::wire::{self, Kind};
@@ -163,30 +164,67 @@ async fn push(
             &[],
         );
     }
+    // The partner's trace context, when valid (invalid ones are ignored).
+    let traceparent = req
+        .headers()
+        .get(crate::trace::HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::trace::parse)
+        .map(|t| t.to_string());
+    let span = tracing::info_span!(
+        "ingress",
+        partner = %partner.id,
+        family = %family,
+        traceparent = traceparent.as_deref(),
+        handoff_id = tracing::field::Empty,
+    );
+    let started = std::time::Instant::now();
+    let (kind, resp) = receive(&app, req, &partner, inbound).instrument(span).await;
+    if kind == Some(Kind::Ticket) && resp.status().is_success() {
+        let family = family.to_string();
+        app.metrics.observe(
+            &crate::metrics::RECEIPT_SECONDS,
+            &[&family],
+            started.elapsed(),
+        );
+    }
+    resp
+}
+
+/// A push from a known partner speaking its own family: reads the body,
+/// finds the operation (when it got that far), submits.
+async fn receive(
+    app: &App,
+    req: Request<Incoming>,
+    partner: &PartnerConfig,
+    inbound: wire::Inbound,
+) -> (Option<Kind>, Response<Body>) {
+    let family = inbound.family;
     let soap_action = req
         .headers()
         .get("soapaction")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let body = match body_of(&app, family, req).await {
+    let body = match body_of(app, family, req).await {
         Ok(b) => b,
-        Err(resp) => return resp,
+        Err(resp) => return (inbound.kind, resp),
     };
     let raw_sha256 = sha256_hex(&body);
     let kind = match inbound.kind {
         Some(kind) => kind,
-        None => match hb_operation(&app, &partner, soap_action.as_deref(), &body) {
+        None => match hb_operation(app, partner, soap_action.as_deref(), &body) {
             Ok(kind) => kind,
             Err((status, message, errors)) => {
-                record_refused(&app, Some(&partner.id), &raw_sha256, status, &message).await;
-                return refuse(family, status, &message, &errors);
+                record_refused(app, Some(&partner.id), &raw_sha256, status, &message).await;
+                return (None, refuse(family, status, &message, &errors));
             }
         },
     };
-    match kind {
-        Kind::Ticket => submit_ticket(&app, &partner, &body, raw_sha256).await,
-        Kind::Status => submit_status(&app, &partner, &body, &raw_sha256).await,
-    }
+    let resp = match kind {
+        Kind::Ticket => submit_ticket(app, partner, &body, raw_sha256).await,
+        Kind::Status => super::status::submit_status(app, partner, &body, &raw_sha256).await,
+    };
+    (Some(kind), resp)
 }
 
 /// A refusal to render in the caller's format: the HTTP status, the
@@ -272,7 +310,9 @@ pub async fn submit_ticket(
 ) -> Response<Body> {
     let family = partner.family;
     let tables = &app.config.tables;
-    let mut ticket = match adapters::decode_ticket(family, body, tables) {
+    let decoded = tracing::info_span!("decode", partner = %partner.id, family = %family)
+        .in_scope(|| adapters::decode_ticket(family, body, tables));
+    let mut ticket = match decoded {
         Ok(t) => t,
         Err(e) => {
             let errors = e.field_errors();
@@ -329,7 +369,9 @@ pub async fn commit(
 ) -> Result<Receipt, Refusal> {
     let family = partner.family;
     let tables = &app.config.tables;
-    let route = match route::route(&ticket, &partner.id, family, tables, app.config.as_ref()) {
+    let routed = tracing::info_span!("route", origin = %partner.id, family = %family)
+        .in_scope(|| route::route(&ticket, &partner.id, family, tables, app.config.as_ref()));
+    let route = match routed {
         Ok(r) => r,
         Err(e) => {
             let status = match e {
@@ -367,6 +409,21 @@ pub async fn commit(
         property.owner_kind = Some(owner);
         property.unit_id = Some(route.partner.clone());
     }
+    let unmapped_scheme = ticket
+        .category
+        .source
+        .as_ref()
+        .filter(|s| s.unmapped)
+        .map(|s| s.scheme.clone());
+    let commit_span = tracing::info_span!(
+        "commit",
+        origin = %partner.id,
+        origin_family = %family,
+        target = %route.partner,
+        target_family = %target.family,
+        kind = route.kind.as_str(),
+        handoff_id = tracing::field::Empty,
+    );
     let new = NewHandoff {
         origin_partner: partner.id.clone(),
         origin_family: family,
@@ -381,9 +438,22 @@ pub async fn commit(
         resolve_by,
         now,
     };
-    match app.store.submit(new).await {
+    let submitted = app.store.submit(new).instrument(commit_span.clone()).await;
+    if let Ok(s) = &submitted {
+        let id = s.receipt().handoff_id.as_str();
+        commit_span.record("handoff_id", tracing::field::display(id));
+        tracing::Span::current().record("handoff_id", tracing::field::display(id));
+    }
+    match submitted {
         Ok(Submitted::Created(receipt)) => {
             tracing::info!(handoff_id = %receipt.handoff_id, origin = %partner.id, target = %route.partner, kind = route.kind.as_str(), "hand-off received");
+            app.metrics.inc(
+                &crate::metrics::RECEIVED,
+                &[&partner.id, &route.partner, route.kind.as_str()],
+            );
+            if let Some(scheme) = unmapped_scheme {
+                app.metrics.inc(&crate::metrics::UNMAPPED, &[&scheme]);
+            }
             app.queued();
             Ok(receipt)
         }
@@ -436,182 +506,5 @@ fn id_field(family: Family) -> &'static str {
         Family::PuJson => "order_id",
         Family::Open311Json | Family::Open311Xml => "service_request_id",
         Family::Canonical => "origin_ticket_id",
-    }
-}
-
-/// The field that carries the hand-off reference in a status update.
-fn ref_field(family: Family) -> &'static str {
-    match family {
-        Family::BjJson => "gatewayRef",
-        Family::TjXml => "GatewayRef",
-        Family::HbSoap => "WGBH",
-        Family::EntJson => "gateway_ref",
-        Family::PuJson => "order_id",
-        Family::Open311Json | Family::Open311Xml => "service_request_id",
-        Family::Canonical => "handoff_id",
-    }
-}
-
-/// The field that carries the status value.
-fn status_field(family: Family) -> &'static str {
-    match family {
-        Family::BjJson => "status",
-        Family::TjXml => "State",
-        Family::HbSoap => "ZT",
-        Family::EntJson | Family::PuJson => "state",
-        Family::Open311Json | Family::Open311Xml => "status",
-        Family::Canonical => "status",
-    }
-}
-
-/// A status update from an origin or a target.
-async fn submit_status(
-    app: &App,
-    partner: &PartnerConfig,
-    body: &[u8],
-    raw_sha256: &str,
-) -> Response<Body> {
-    let family = partner.family;
-    let mut update = match adapters::decode_status(family, body, &app.config.tables) {
-        Ok(u) => u,
-        Err(e) => {
-            let errors = e.field_errors();
-            record_refused(
-                app,
-                Some(&partner.id),
-                raw_sha256,
-                StatusCode::BAD_REQUEST,
-                &reason_of(&errors),
-            )
-            .await;
-            return refuse(
-                family,
-                StatusCode::BAD_REQUEST,
-                "请求数据校验失败 (validation failed)",
-                &errors,
-            );
-        }
-    };
-    // Checked against the certificate already; it says nothing to others.
-    update
-        .extensions
-        .remove(adapters::hb::SENDER_CODE_EXTENSION);
-    let Some(handoff_id) = update.handoff_id.clone() else {
-        return refuse(
-            family,
-            StatusCode::BAD_REQUEST,
-            "the hand-off reference is required",
-            &[FieldError::new(ref_field(family), "is required")],
-        );
-    };
-    let limit = match admit(app, partner, false, raw_sha256).await {
-        Ok(limit) => limit,
-        Err(decision) => return rate_limited(family, &decision),
-    };
-    let resp = apply_status(app, partner, &handoff_id, update).await;
-    with_limit(resp, limit.as_ref())
-}
-
-/// Why a status could not be applied.
-#[derive(Debug)]
-pub enum StatusFailure {
-    /// No hand-off with that id involves the partner.
-    NotFound,
-    /// The lifecycle refused the transition; the reason, for people.
-    Refused(String),
-    /// The store could not be read or written; retry.
-    Unavailable,
-}
-
-/// Applies a status from `partner` to a hand-off it is part of: the
-/// lifecycle decides, the store records it in the audit log and queues
-/// the notice to the other side. The audit sequence number on success.
-pub async fn apply_status_core(
-    app: &App,
-    partner: &PartnerConfig,
-    handoff_id: &str,
-    update: StatusUpdate,
-) -> Result<u64, StatusFailure> {
-    let handoff = match app.store.handoff(handoff_id).await {
-        Ok(Some(h)) => h,
-        Ok(None) => return Err(StatusFailure::NotFound),
-        Err(e) => {
-            tracing::error!(error = %e, "store read failed");
-            return Err(StatusFailure::Unavailable);
-        }
-    };
-    let (side, other) = if handoff.target_partner == partner.id {
-        (Side::Target, &handoff.origin_partner)
-    } else if handoff.origin_partner == partner.id {
-        (Side::Origin, &handoff.target_partner)
-    } else {
-        // Another partner's hand-off does not exist for this caller.
-        return Err(StatusFailure::NotFound);
-    };
-    let status = update.status;
-    match app
-        .store
-        .apply_status(handoff_id, update, side, app.notify(other))
-        .await
-    {
-        Ok(outcome) => match outcome.verdict {
-            Verdict::Refuse(refusal) => {
-                tracing::warn!(%handoff_id, partner = %partner.id, "status transition refused");
-                Err(StatusFailure::Refused(refusal.to_string()))
-            }
-            verdict => {
-                if matches!(verdict, Verdict::Apply | Verdict::Notice) {
-                    tracing::info!(%handoff_id, partner = %partner.id, status = status.as_str(), "status applied");
-                    app.queued();
-                }
-                Ok(outcome.audit_seq)
-            }
-        },
-        Err(e) => {
-            tracing::error!(error = %e, "store refused a status");
-            Err(StatusFailure::Unavailable)
-        }
-    }
-}
-
-/// Applies a status from `partner` to a hand-off it is part of
-/// ([`apply_status_core`]), answering in the partner's format.
-pub async fn apply_status(
-    app: &App,
-    partner: &PartnerConfig,
-    handoff_id: &str,
-    update: StatusUpdate,
-) -> Response<Body> {
-    let family = partner.family;
-    match apply_status_core(app, partner, handoff_id, update).await {
-        Ok(audit_seq) => {
-            let body = if family == Family::HbSoap {
-                adapters::hb::encode_feedback_receipt(handoff_id)
-            } else {
-                adapters::encode_receipt(family, handoff_id, audit_seq)
-            };
-            respond(StatusCode::OK, family.content_type(), body)
-        }
-        Err(StatusFailure::NotFound) => refuse(
-            family,
-            StatusCode::NOT_FOUND,
-            "no such hand-off",
-            &[FieldError::new(
-                ref_field(family),
-                format!("no hand-off {handoff_id} involves {}", partner.id),
-            )],
-        ),
-        Err(StatusFailure::Refused(reason)) => refuse(
-            family,
-            StatusCode::CONFLICT,
-            &reason,
-            &[FieldError::new(status_field(family), reason.clone())],
-        ),
-        Err(StatusFailure::Unavailable) => refuse(
-            family,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the gateway cannot store the status now; retry",
-            &[],
-        ),
     }
 }

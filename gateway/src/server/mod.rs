@@ -19,6 +19,8 @@ pub mod operator;
 mod outbox;
 mod pu;
 mod ratelimit;
+mod scrape;
+mod status;
 
 pub use ratelimit::{Counters, PartnerCounts};
 
@@ -86,6 +88,8 @@ pub struct App {
     pub wake: watch::Sender<u64>,
     /// Per partner counts since start (admitted, limited, held).
     pub counters: Counters,
+    /// The Prometheus counters and histograms (`GET /metrics`).
+    pub metrics: crate::metrics::Metrics,
     /// What a reload or the operator changes, replaced whole.
     live: RwLock<Live>,
     /// Serialises reloads and emergency switches (so the audit log sees
@@ -275,6 +279,7 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
         client,
         wake,
         counters: Counters::new(config.partners.iter().map(|p| p.id.as_str())),
+        metrics: crate::metrics::Metrics::new(),
         live: RwLock::new(Live {
             config: config.clone(),
             emergency: config.limits.emergency,
@@ -363,7 +368,9 @@ async fn sweep_deadlines(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
                 .await
             {
                 Ok(Some(_)) => {
-                    tracing::warn!(handoff_id = %handoff.id, deadline = ?which, "hand-off overdue");
+                    tracing::warn!(handoff_id = %handoff.id, deadline = which.as_str(), "hand-off overdue");
+                    app.metrics
+                        .inc(&crate::metrics::OVERDUE_REPORTED, &[which.as_str()]);
                     app.queued();
                 }
                 Ok(None) => {}

@@ -24,6 +24,8 @@
 //! - `POST /admin/emergency?on=true|false`: switches emergency mode
 //!   (audited `emergency_mode` with `by: "operator"`).
 //! - `POST /admin/reload`: a reload, as SIGHUP.
+//! - `GET /metrics`: Prometheus metrics in the text format 0.0.4
+//!   ([`crate::metrics`], [`super::scrape`]).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -277,6 +279,7 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
     let query = req.uri().query().unwrap_or("");
     match (req.method(), path) {
         (&Method::GET, "/admin/limits") => status(&app).await,
+        (&Method::GET, "/metrics") => super::scrape::metrics(&app).await,
         (&Method::POST, "/admin/reload") => match reload(&app).await {
             Ok(r) => reply(
                 StatusCode::OK,
@@ -308,7 +311,7 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
                 Err(e) => failure(&e),
             }
         }
-        (_, "/admin/limits" | "/admin/reload" | "/admin/emergency") => reply(
+        (_, "/admin/limits" | "/admin/reload" | "/admin/emergency" | "/metrics") => reply(
             StatusCode::METHOD_NOT_ALLOWED,
             json!({"error": "method not allowed"}),
         ),

@@ -72,11 +72,13 @@ enum Attempt {
     /// Taken: the target's own ticket id, the hash of the bytes sent.
     Delivered(Option<String>, Option<String>),
     Retry {
+        cause: &'static str,
         error: String,
         retry_after: Option<Duration>,
         sent: Option<String>,
     },
-    Permanent(String),
+    /// Refused for good: the cause (a metric label) and the error.
+    Permanent(&'static str, String),
     /// A pull partner's repair order, waiting for the liaison's ack.
     Waiting,
 }
@@ -144,7 +146,15 @@ async fn worker(app: Arc<App>, target: String, mut shutdown: watch::Receiver<boo
                     continue;
                 }
             };
-            let span = tracing::info_span!("delivery", handoff_id = %item.handoff_id, target = %target, family = %partner.family, attempt = item.attempts + 1);
+            let span = tracing::info_span!(
+                "delivery",
+                handoff_id = %item.handoff_id,
+                origin = %handoff.origin_partner,
+                target = %target,
+                family = %partner.family,
+                payload = item.kind().as_str(),
+                attempt = item.attempts + 1,
+            );
             match attempt(&app, &partner, &item, &handoff)
                 .instrument(span)
                 .await
@@ -159,6 +169,12 @@ async fn worker(app: Arc<App>, target: String, mut shutdown: watch::Receiver<boo
                     };
                     let at = app.now();
                     tracing::info!(handoff_id = %item.handoff_id, %target, "delivered");
+                    let took = at
+                        .signed_duration_since(item.queued_at)
+                        .to_std()
+                        .unwrap_or_default();
+                    app.metrics
+                        .observe(&crate::metrics::DELIVERY_SECONDS, &[&target], took);
                     record(
                         &app,
                         &item,
@@ -176,8 +192,10 @@ async fn worker(app: Arc<App>, target: String, mut shutdown: watch::Receiver<boo
                     idle = true;
                     break;
                 }
-                Attempt::Permanent(error) => {
-                    tracing::error!(handoff_id = %item.handoff_id, %target, %error, "delivery refused for good: dead-lettered");
+                Attempt::Permanent(cause, error) => {
+                    app.metrics
+                        .inc(&crate::metrics::DELIVERY_FAILURES, &[&target, cause]);
+                    tracing::error!(handoff_id = %item.handoff_id, %target, cause, error = loggable(cause, &error), "delivery refused for good: dead-lettered");
                     record(
                         &app,
                         &item,
@@ -190,10 +208,13 @@ async fn worker(app: Arc<App>, target: String, mut shutdown: watch::Receiver<boo
                     .await;
                 }
                 Attempt::Retry {
+                    cause,
                     error,
                     retry_after,
                     sent,
                 } => {
+                    app.metrics
+                        .inc(&crate::metrics::DELIVERY_FAILURES, &[&target, cause]);
                     breaker.failures += 1;
                     let at = app.now();
                     let policy = &app.config.delivery;
@@ -202,7 +223,7 @@ async fn worker(app: Arc<App>, target: String, mut shutdown: watch::Receiver<boo
                         .to_std()
                         .unwrap_or_default();
                     if item.attempts + 1 >= policy.max_attempts || age >= policy.max_age {
-                        tracing::error!(handoff_id = %item.handoff_id, %target, %error, "delivery failed too often: dead-lettered");
+                        tracing::error!(handoff_id = %item.handoff_id, %target, cause, error = loggable(cause, &error), "delivery failed too often: dead-lettered");
                         record(&app, &item, DeliveryResult::Dead { error, at }, None).await;
                         continue;
                     }
@@ -211,7 +232,7 @@ async fn worker(app: Arc<App>, target: String, mut shutdown: watch::Receiver<boo
                     }
                     let delay =
                         backoff(&app, item.attempts, item.id).max(retry_after.unwrap_or_default());
-                    tracing::warn!(handoff_id = %item.handoff_id, %target, %error, retry_in_ms = delay.as_millis() as u64, "delivery failed; will retry");
+                    tracing::warn!(handoff_id = %item.handoff_id, %target, cause, error = loggable(cause, &error), retry_in_ms = delay.as_millis() as u64, "delivery failed; will retry");
                     let next_attempt_at =
                         at + chrono::Duration::from_std(delay).unwrap_or_default();
                     record(
@@ -249,6 +270,17 @@ async fn worker(app: Arc<App>, target: String, mut shutdown: watch::Receiver<boo
                 return;
             }
         }
+    }
+}
+
+/// The error text of a failed delivery as the logs show it: the
+/// transport's and HTTP's own errors; for `refused` and `unrepresentable`,
+/// whose text may quote the message or the partner's reply, only a pointer
+/// to the store (`gateway handoffs show` prints it as the last error).
+fn loggable<'a>(cause: &str, error: &'a str) -> &'a str {
+    match cause {
+        "transport" | "timeout" | "http_5xx" | "http_429" => error,
+        _ => "see `gateway handoffs show`",
     }
 }
 
@@ -381,21 +413,36 @@ async fn attempt(
     };
     let bytes = match encoded {
         Ok(e) => e.bytes,
-        Err(e) => return Attempt::Permanent(format!("cannot be written in {family}: {e}")),
+        Err(e) => {
+            return Attempt::Permanent(
+                "unrepresentable",
+                format!("cannot be written in {family}: {e}"),
+            );
+        }
     };
     let sent = Some(hex::encode(sha2::Sha256::digest(&bytes)));
     let Some(suffix) = wire::outbound_suffix(family, kind) else {
-        return Attempt::Permanent(format!("{family} partners do not receive pushes"));
+        return Attempt::Permanent(
+            "refused",
+            format!("{family} partners do not receive pushes"),
+        );
     };
     let url = format!("{endpoint}{suffix}");
     let mut headers = vec![("content-type", family.content_type())];
     if family == Family::HbSoap {
         headers.push(("soapaction", wire::soap_action(kind)));
     }
+    let traceparent = crate::trace::for_delivery(&handoff.id, item.id, item.attempts);
+    headers.push((crate::trace::HEADER, traceparent.as_str()));
     let reply = match app.client.post(&url, &headers, Bytes::from(bytes)).await {
         Ok(r) => r,
         Err(e) => {
+            let cause = match e {
+                crate::http::ClientError::Timeout(_) => "timeout",
+                _ => "transport",
+            };
             return Attempt::Retry {
+                cause,
                 error: e.to_string(),
                 retry_after: None,
                 sent: sent.clone(),
@@ -407,6 +454,7 @@ async fn attempt(
         return match adapters::decode_delivery_reply(family, &reply.body) {
             Ok(id) => Attempt::Delivered(id.filter(|_| kind == Kind::Ticket), sent),
             Err(e) => Attempt::Retry {
+                cause: "refused",
                 error: format!("the partner's reply says it failed: {e}"),
                 retry_after: None,
                 sent: sent.clone(),
@@ -419,16 +467,22 @@ async fn attempt(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs);
-    if status == http::StatusCode::TOO_MANY_REQUESTS
-        || status.is_server_error()
-        || status == http::StatusCode::REQUEST_TIMEOUT
-    {
-        Attempt::Retry {
-            error: format!("HTTP {status}"),
-            retry_after,
-            sent,
-        }
+    let cause = if status == http::StatusCode::TOO_MANY_REQUESTS {
+        "http_429"
+    } else if status.is_server_error() {
+        "http_5xx"
+    } else if status == http::StatusCode::REQUEST_TIMEOUT {
+        "timeout"
     } else {
-        Attempt::Permanent(format!("HTTP {status}: the partner refused the message"))
+        return Attempt::Permanent(
+            "refused",
+            format!("HTTP {status}: the partner refused the message"),
+        );
+    };
+    Attempt::Retry {
+        cause,
+        error: format!("HTTP {status}"),
+        retry_after,
+        sent,
     }
 }

@@ -11,8 +11,9 @@ use hyper::body::Incoming;
 use schemas::{HistoryEntry, StatusUpdate, Ticket};
 
 use super::App;
-use super::ingress::{StatusFailure, apply_status_core, body_of, identify, refuse, sha256_hex};
+use super::ingress::{body_of, identify, refuse, sha256_hex};
 use super::ratelimit::{admit, rate_limited, with_limit};
+use super::status::{StatusFailure, apply_status_core};
 use crate::config::PartnerConfig;
 use crate::http::{Body, Peer, respond};
 use crate::store::{DeliveryResult, HandoffRecord, MessageKind, OutboxState, Outcome, Store};

@@ -268,6 +268,19 @@ pub struct HandoffFilter {
     pub limit: usize,
 }
 
+/// How many hand-offs are in one state (see [`Store::state_counts`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateCount {
+    /// The state (`received`, `delivered`, ...).
+    pub state: String,
+    /// Hand-offs in it.
+    pub count: u64,
+    /// Of those, with the acknowledgement deadline reported passed.
+    pub ack_overdue: u64,
+    /// Of those, with the answer deadline reported passed.
+    pub answer_overdue: u64,
+}
+
 /// The store. Every method is atomic; a write returns only once its
 /// commit is durable (fsync'd). Must be used inside a Tokio runtime.
 pub trait Store: Send + Sync + 'static {
@@ -440,6 +453,10 @@ pub trait Store: Send + Sync + 'static {
     fn queue_depths(
         &self,
     ) -> impl Future<Output = Result<Vec<(String, u64, Timestamp)>, StoreError>> + Send;
+
+    /// Per state, how many hand-offs are in it and how many of those had
+    /// their acknowledgement / answer deadline reported passed; by state.
+    fn state_counts(&self) -> impl Future<Output = Result<Vec<StateCount>, StoreError>> + Send;
 
     /// The orders of property unit `unit_id` (hand-offs targeting it),
     /// newest first; with `open_only`, those not closed or rejected.

@@ -536,6 +536,10 @@ impl Store for SqliteStore {
         self.read(read::queue_depths).await
     }
 
+    async fn state_counts(&self) -> Result<Vec<super::StateCount>> {
+        self.read(read::state_counts).await
+    }
+
     async fn unit_orders(&self, unit_id: &str, open_only: bool) -> Result<Vec<HandoffRecord>> {
         let unit = unit_id.to_owned();
         self.read(move |c| read::unit_orders(c, &unit, open_only))

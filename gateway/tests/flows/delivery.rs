@@ -211,5 +211,16 @@ async fn a_dead_letter_is_shown_and_redelivered_by_the_operator() {
         .wait_tickets("hb-131000", 1, adapters::hb::decode_ticket, WAIT)
         .await;
     assert_eq!(got[0].1.handoff_id.as_deref(), Some(id.as_str()));
+    // Its story now says when it was delivered, and its trace id.
+    h.wait_outbox(&id, WAIT, |items| {
+        items.iter().any(|i| i.delivered_at.is_some())
+    })
+    .await;
+    let show = cli(&["show", &id]);
+    assert!(
+        show.contains("after queued") && show.contains("after received"),
+        "{show}"
+    );
+    assert!(show.contains(&gateway::trace::trace_id(&id)), "{show}");
     h.stop().await;
 }

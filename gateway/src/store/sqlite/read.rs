@@ -218,6 +218,23 @@ pub(super) fn unit_order(
 
 /// Per target with pending messages: how many, and the oldest one's
 /// creation time; by target.
+pub(super) fn state_counts(conn: &Connection) -> Result<Vec<crate::store::StateCount>> {
+    all(
+        conn,
+        "SELECT state, COUNT(*), SUM(ack_overdue), SUM(answer_overdue) FROM handoffs \
+         GROUP BY state ORDER BY state",
+        [],
+        |r| {
+            Ok(crate::store::StateCount {
+                state: r.get(0)?,
+                count: codec::seq(r.get(1)?)?,
+                ack_overdue: codec::seq(r.get::<_, Option<i64>>(2)?.unwrap_or(0))?,
+                answer_overdue: codec::seq(r.get::<_, Option<i64>>(3)?.unwrap_or(0))?,
+            })
+        },
+    )
+}
+
 pub(super) fn queue_depths(conn: &Connection) -> Result<Vec<(String, u64, Timestamp)>> {
     all(
         conn,
