@@ -34,8 +34,6 @@ pub use records::{
     CheckpointRecord, EventKind, EventRecord, HandoffRecord, HistoryRecord, MessageKind,
     OutboxItem, OutboxPayload, OutboxState, Outcome,
 };
-// Used by the server (`serve`), which is being built alongside.
-#[allow(unused_imports)]
 pub use sqlite::SqliteStore;
 
 /// Everything that can go wrong in the store.
