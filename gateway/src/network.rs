@@ -415,6 +415,39 @@ impl SimPartners {
     }
 }
 
+/// The files `certs-example/demo.toml` names, relative to its directory.
+const DEMO_FILES: [&str; 6] = [
+    "gateway-server.pem",
+    "gateway-server.key",
+    "gateway-client.pem",
+    "gateway-client.key",
+    "ca.pem",
+    "audit-signing.key",
+];
+
+/// The example configuration (`demo.toml` in `certs_example`) made usable
+/// from any directory, for the tests and the load generator that run the
+/// real binary: its certificate and key paths absolute (taken from `files`,
+/// usually `certs_example` itself), the data tables absolute, the store at
+/// `store`, and the operator listener on a free port.
+pub fn demo_config_text(
+    certs_example: &Path,
+    files: &Path,
+    store: &Path,
+) -> std::io::Result<String> {
+    let quoted = |path: &Path| format!("{:?}", path.display().to_string());
+    let mut text = std::fs::read_to_string(certs_example.join("demo.toml"))?;
+    for name in DEMO_FILES {
+        text = text.replace(&format!("\"{name}\""), &quoted(&files.join(name)));
+    }
+    text = text.replace(
+        "\"../schemas/data\"",
+        &quoted(&certs_example.join("../schemas/data")),
+    );
+    text = text.replace("\"demo.db\"", &quoted(store));
+    Ok(text.replace("127.0.0.1:9444", "127.0.0.1:0"))
+}
+
 /// Finds a file of the checkout (`certs-example/demo.toml`...): under the
 /// working directory or above the executable.
 pub fn find_in_checkout(relative: &str) -> Option<PathBuf> {

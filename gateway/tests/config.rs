@@ -29,28 +29,7 @@ fn temp_dir(name: &str) -> PathBuf {
 /// The demo configuration rewritten to live in `dir`: every file it names
 /// points into `certs` (absolute), the store into `dir`.
 fn demo_in(dir: &Path, certs: &Path) -> String {
-    let mut text = std::fs::read_to_string(certs_example().join("demo.toml")).unwrap();
-    for name in [
-        "gateway-server.pem",
-        "gateway-server.key",
-        "gateway-client.pem",
-        "gateway-client.key",
-        "ca.pem",
-        "audit-signing.key",
-    ] {
-        let path = certs.join(name);
-        text = text.replace(
-            &format!("\"{name}\""),
-            &format!("{:?}", path.to_str().unwrap()),
-        );
-    }
-    let data = certs_example().join("../schemas/data");
-    text = text.replace(
-        "\"../schemas/data\"",
-        &format!("{:?}", data.to_str().unwrap()),
-    );
-    let store = dir.join("demo.db");
-    text.replace("\"demo.db\"", &format!("{:?}", store.to_str().unwrap()))
+    gateway::network::demo_config_text(&certs_example(), certs, &dir.join("demo.db")).unwrap()
 }
 
 /// Runs check-config on the demo configuration with `from` replaced by `to`.

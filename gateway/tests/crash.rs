@@ -30,31 +30,9 @@ fn free_port() -> u16 {
 /// rate limits.
 fn write_config(dir: &Path, port: u16, endpoints: &[(String, String)]) -> PathBuf {
     let certs = repo().join("certs-example");
-    let mut text = std::fs::read_to_string(certs.join("demo.toml")).unwrap();
+    let mut text =
+        gateway::network::demo_config_text(&certs, &certs, &dir.join("crash.db")).unwrap();
     text = text.replace("127.0.0.1:8443", &format!("127.0.0.1:{port}"));
-    // The operator listener on a free port too.
-    text = text.replace("127.0.0.1:9444", "127.0.0.1:0");
-    for name in [
-        "gateway-server.pem",
-        "gateway-server.key",
-        "gateway-client.pem",
-        "gateway-client.key",
-        "ca.pem",
-        "audit-signing.key",
-    ] {
-        text = text.replace(
-            &format!("\"{name}\""),
-            &format!("\"{}\"", certs.join(name).display()),
-        );
-    }
-    text = text.replace(
-        "\"../schemas/data\"",
-        &format!("\"{}\"", repo().join("schemas/data").display()),
-    );
-    text = text.replace(
-        "path = \"demo.db\"",
-        &format!("path = \"{}\"", dir.join("crash.db").display()),
-    );
     for (configured, actual) in endpoints {
         text = text.replace(configured, actual);
     }

@@ -263,30 +263,8 @@ impl Harness {
     /// configuration with absolute paths), for the `gateway` binary.
     pub fn config_file(&self) -> PathBuf {
         let certs = certs_dir();
-        let mut text = std::fs::read_to_string(certs.join("demo.toml")).unwrap();
-        for name in [
-            "gateway-server.pem",
-            "gateway-server.key",
-            "gateway-client.pem",
-            "gateway-client.key",
-            "ca.pem",
-            "audit-signing.key",
-        ] {
-            text = text.replace(
-                &format!("\"{name}\""),
-                &format!("\"{}\"", certs.join(name).display()),
-            );
-        }
-        text = text.replace(
-            "\"../schemas/data\"",
-            &format!("\"{}\"", certs.join("../schemas/data").display()),
-        );
-        text = text.replace(
-            "path = \"demo.db\"",
-            &format!("path = \"{}\"", self.dir.join("gateway.db").display()),
-        );
-        // The operator listener on a free port.
-        text = text.replace("127.0.0.1:9444", "127.0.0.1:0");
+        let text = gateway::network::demo_config_text(&certs, &certs, &self.dir.join("gateway.db"))
+            .unwrap();
         let file = self.dir.join("gateway.toml");
         std::fs::write(&file, text).unwrap();
         file

@@ -25,29 +25,8 @@ pub fn write_config(
     endpoints: &[(String, String)],
 ) -> Result<PathBuf, Fail> {
     let certs = repo.join("certs-example");
-    let mut text = std::fs::read_to_string(certs.join("demo.toml"))?;
+    let mut text = gateway::network::demo_config_text(&certs, &certs, &dir.join("gateway.db"))?;
     text = text.replace("127.0.0.1:8443", &format!("127.0.0.1:{port}"));
-    for name in [
-        "gateway-server.pem",
-        "gateway-server.key",
-        "gateway-client.pem",
-        "gateway-client.key",
-        "ca.pem",
-        "audit-signing.key",
-    ] {
-        text = text.replace(
-            &format!("\"{name}\""),
-            &format!("\"{}\"", certs.join(name).display()),
-        );
-    }
-    text = text.replace(
-        "\"../schemas/data\"",
-        &format!("\"{}\"", repo.join("schemas/data").display()),
-    );
-    text = text.replace(
-        "path = \"demo.db\"",
-        &format!("path = \"{}\"", dir.join("gateway.db").display()),
-    );
     for (configured, actual) in endpoints {
         text = text.replace(configured, actual);
     }
