@@ -9,7 +9,7 @@
 //! format) and, as an origin, closes a hand-off once it is resolved.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use adapters::Family;
@@ -88,6 +88,11 @@ pub struct SimPartner {
     received: Mutex<Vec<Delivery>>,
     counter: AtomicU64,
     down: AtomicBool,
+    /// How long it takes to accept a delivery, in ms (a slow partner).
+    latency_ms: AtomicU64,
+    /// Deliveries being handled now, and the most ever at once.
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
     auto_work: bool,
     step_delay: Duration,
     events: broadcast::Sender<SimEvent>,
@@ -117,6 +122,9 @@ impl SimPartner {
             received: Mutex::new(Vec::new()),
             counter: AtomicU64::new(0),
             down: AtomicBool::new(false),
+            latency_ms: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
             auto_work,
             step_delay: Duration::from_millis(150),
             events,
@@ -131,6 +139,18 @@ impl SimPartner {
     /// Takes the partner's server down (503 with Retry-After) or back up.
     pub fn set_down(&self, down: bool) {
         self.down.store(down, Ordering::SeqCst);
+    }
+
+    /// Makes the partner take `latency` to accept each delivery (before it
+    /// records it), like a partner whose own system is slow.
+    pub fn set_latency(&self, latency: Duration) {
+        let ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+        self.latency_ms.store(ms, Ordering::SeqCst);
+    }
+
+    /// The most deliveries this partner has handled at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.max_in_flight.load(Ordering::SeqCst)
     }
 
     /// Serves deliveries on `listener` until `shutdown`.
@@ -160,6 +180,18 @@ impl SimPartner {
     }
 
     async fn handle(self: Arc<Self>, req: Request<Incoming>, _peer: Arc<Peer>) -> Response<Body> {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        let latency = self.latency_ms.load(Ordering::SeqCst);
+        if latency > 0 {
+            tokio::time::sleep(Duration::from_millis(latency)).await;
+        }
+        let resp = self.clone().accept(req).await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        resp
+    }
+
+    async fn accept(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
         if self.down.load(Ordering::SeqCst) {
             let mut resp = respond(
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -264,6 +264,9 @@ fn check_delivery(d: &DeliveryConfig) -> Result<(), Problem> {
             "must be greater than zero",
         ));
     }
+    if !(1..=256).contains(&d.in_flight) {
+        return Err(problem("delivery.in_flight", "must be from 1 to 256"));
+    }
     if d.initial_backoff > d.max_backoff {
         return Err(problem(
             "delivery.initial_backoff",

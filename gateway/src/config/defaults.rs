@@ -58,6 +58,9 @@ pub fn breaker_cooldown() -> Duration {
 pub fn request_timeout() -> Duration {
     Duration::from_secs(10)
 }
+pub fn in_flight() -> usize {
+    16
+}
 pub fn audit_origin() -> String {
     crate::audit::DEFAULT_ORIGIN.to_owned()
 }

@@ -45,6 +45,7 @@
 //! breaker_failures = 5          # consecutive failures that open a target's breaker
 //! breaker_cooldown = "30s"      # how long an open breaker waits before a probe
 //! request_timeout = "10s"       # one delivery request, connect to last byte
+//! in_flight = 16                # messages in flight to one partner at once (1-256)
 //!
 //! [escalation]
 //! partner = "bj12345"           # optional: gets a copy of overdue hand-offs
@@ -349,6 +350,11 @@ pub struct DeliveryConfig {
         deserialize_with = "duration::deserialize"
     )]
     pub request_timeout: Duration,
+    /// `in_flight`: messages a worker keeps in flight to one partner at
+    /// once, 1 to 256 (default 16); one hand-off's messages still go one at
+    /// a time, in order.
+    #[serde(default = "defaults::in_flight")]
+    pub in_flight: usize,
 }
 
 impl Default for DeliveryConfig {
@@ -361,6 +367,7 @@ impl Default for DeliveryConfig {
             breaker_failures: defaults::breaker_failures(),
             breaker_cooldown: defaults::breaker_cooldown(),
             request_timeout: defaults::request_timeout(),
+            in_flight: defaults::in_flight(),
         }
     }
 }

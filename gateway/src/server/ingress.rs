@@ -454,7 +454,7 @@ pub async fn commit(
             if let Some(scheme) = unmapped_scheme {
                 app.metrics.inc(&crate::metrics::UNMAPPED, &[&scheme]);
             }
-            app.queued();
+            app.queued_for(&route.partner);
             Ok(receipt)
         }
         Ok(Submitted::Duplicate { first, .. }) => {

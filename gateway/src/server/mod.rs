@@ -24,6 +24,7 @@ mod status;
 
 pub use ratelimit::{Counters, PartnerCounts};
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -84,8 +85,9 @@ pub struct App {
     pub store: Arc<SqliteStore>,
     /// The delivery client (the gateway's client certificate).
     pub client: http::Client,
-    /// Wakes the delivery workers when something was queued.
-    pub wake: watch::Sender<u64>,
+    /// Wakes a partner's delivery worker when something was queued for it
+    /// (one per configured partner; the map never changes).
+    wakes: HashMap<String, Arc<tokio::sync::Notify>>,
     /// Per partner counts since start (admitted, limited, held).
     pub counters: Counters,
     /// The Prometheus counters and histograms (`GET /metrics`).
@@ -142,9 +144,17 @@ impl App {
         self.live().emergency
     }
 
-    /// Tells the delivery workers that messages were queued.
-    pub fn queued(&self) {
-        self.wake.send_modify(|n| *n = n.wrapping_add(1));
+    /// Tells `partner`'s delivery worker that messages were queued for it.
+    /// A worker busy elsewhere finds the wake-up when it next waits.
+    pub fn queued_for(&self, partner: &str) {
+        if let Some(wake) = self.wakes.get(partner) {
+            wake.notify_one();
+        }
+    }
+
+    /// The wake-up of `partner`'s delivery worker.
+    pub fn wake_of(&self, partner: &str) -> Option<Arc<tokio::sync::Notify>> {
+        self.wakes.get(partner).cloned()
     }
 
     /// The deadline policy of the configuration in force (a reload
@@ -272,12 +282,16 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
         .record_config(config.sha256.clone(), config.partners.len(), signing_key)
         .await?;
     tracing::info!(audit_seq = seq, config_sha256 = %config.sha256, "configuration recorded");
-    let (wake, _) = watch::channel(0u64);
+    let wakes = config
+        .partners
+        .iter()
+        .map(|p| (p.id.clone(), Arc::new(tokio::sync::Notify::new())))
+        .collect();
     let app = Arc::new(App {
         config: config.clone(),
         store,
         client,
-        wake,
+        wakes,
         counters: Counters::new(config.partners.iter().map(|p| p.id.as_str())),
         metrics: crate::metrics::Metrics::new(),
         live: RwLock::new(Live {
@@ -362,6 +376,7 @@ async fn sweep_deadlines(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
                 .filter(|p| *p != handoff.target_partner)
                 .and_then(|p| app.notify(p));
             let notify = app.notify(&handoff.origin_partner);
+            let copy_to = escalate.as_ref().map(|n| n.partner.clone());
             match app
                 .store
                 .mark_overdue(&handoff.id, which, now, notify, escalate)
@@ -371,7 +386,10 @@ async fn sweep_deadlines(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
                     tracing::warn!(handoff_id = %handoff.id, deadline = which.as_str(), "hand-off overdue");
                     app.metrics
                         .inc(&crate::metrics::OVERDUE_REPORTED, &[which.as_str()]);
-                    app.queued();
+                    app.queued_for(&handoff.origin_partner);
+                    if let Some(partner) = &copy_to {
+                        app.queued_for(partner);
+                    }
                 }
                 Ok(None) => {}
                 Err(e) => {

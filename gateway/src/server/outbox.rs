@@ -1,10 +1,20 @@
-//! Delivery: one worker per target partner pushes its queued messages, in
-//! order, in the target's own format, with the gateway's client
-//! certificate. Failures back off exponentially with jitter (a target's
-//! `Retry-After` wins when it is longer), a run of failures opens the
-//! target's circuit breaker for a cool-down, and a message that keeps
-//! failing past the configured attempts or age is dead-lettered for an
-//! operator (`gateway handoffs redeliver`).
+//! Delivery: one worker per partner pushes the messages queued for it, in
+//! the partner's own format, with the gateway's client certificate.
+//! Failures back off exponentially with jitter (a target's `Retry-After`
+//! wins when it is longer), a run of failures opens the target's circuit
+//! breaker for a cool-down, and a message that keeps failing past the
+//! configured attempts or age is dead-lettered for an operator
+//! (`gateway handoffs redeliver`).
+//!
+//! Throughput: a worker keeps up to `delivery.in_flight` messages in
+//! flight to its target (each on its own pooled connection), and the
+//! store commits their outcomes together (group commit), so one slow round
+//! trip or fsync does not hold back the messages behind it. Order: the
+//! messages of one hand-off go one at a time, in order (a status never
+//! overtakes the ticket or an earlier status); messages of different
+//! hand-offs may overlap. A message that fails stops the worker taking new
+//! ones until the others in flight have finished, and the store then holds
+//! back its lane behind it.
 //!
 //! Rate limits and lanes: the store gives a target's due messages of
 //! urgent hand-offs first, then the others, each lane in order (a message
@@ -16,12 +26,17 @@
 //! is dropped. A target's own `Retry-After` (with 429, 503...) holds every
 //! message to it for that long, in both lanes.
 //!
+//! Wake-ups: whoever queues a message wakes only its partner's worker
+//! ([`App::queued_for`]); an idle worker otherwise sleeps until its next
+//! retry is due, or for a second (messages a `gateway handoffs redeliver`
+//! in another process queued again).
+//!
 //! Pull partners (property units, Open311 clients) get no pushes: their
 //! status messages are marked delivered as they are queued (the inbox and
 //! the Open311 GET endpoints show them), and a repair order is delivered
 //! when the liaison acknowledges it.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,41 +44,39 @@ use adapters::Family;
 use bytes::Bytes;
 use schemas::{Timestamp, Urgency};
 use sha2::Digest;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use super::{App, partner_division};
 use crate::config::PartnerConfig;
-use crate::store::{DeliveryResult, HandoffRecord, OutboxItem, OutboxPayload, Store};
+use crate::store::{DeliveryResult, OutboxItem, OutboxPayload, Store};
 use crate::wire::{self, Kind};
 
-/// Watches for queued messages and keeps one worker per target with
-/// pending messages.
-pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
-    let mut wake = app.wake.subscribe();
-    let mut workers: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
-    loop {
-        match app.store.targets_with_pending().await {
-            Ok(targets) => {
-                for target in targets {
-                    let running = workers.get(&target).is_some_and(|h| !h.is_finished());
-                    if !running {
-                        let task =
-                            tokio::spawn(worker(app.clone(), target.clone(), shutdown.clone()));
-                        workers.insert(target, task);
-                    }
-                }
-            }
-            Err(e) => tracing::error!(error = %e, "delivery supervisor cannot read the store"),
-        }
-        tokio::select! {
-            _ = wake.changed() => {}
-            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-            _ = shutdown.changed() => break,
-        }
+/// The longest an idle worker sleeps before looking at its outbox again.
+const IDLE_POLL: Duration = Duration::from_secs(1);
+
+/// Runs one delivery worker per configured partner until shutdown.
+pub async fn run(app: Arc<App>, shutdown: watch::Receiver<bool>) {
+    let mut workers = JoinSet::new();
+    for partner in &app.config.partners {
+        let Some(wake) = app.wake_of(&partner.id) else {
+            continue;
+        };
+        let worker = Worker {
+            app: app.clone(),
+            partner: Arc::new(partner.clone()),
+            wake,
+            shutdown: shutdown.clone(),
+            failures: 0,
+            hold: None,
+        };
+        workers.spawn(worker.run());
     }
-    for (_, task) in workers {
-        let _ = task.await;
+    while let Some(done) = workers.join_next().await {
+        if let Err(e) = done {
+            tracing::error!(error = %e, "a delivery worker stopped");
+        }
     }
 }
 
@@ -83,194 +96,300 @@ enum Attempt {
     Waiting,
 }
 
-struct Breaker {
-    failures: u32,
+/// What the worker does after an attempt's outcome is recorded.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Next {
+    /// Go on with the next message.
+    Go,
+    /// Take no new message this round: one failed and its lane waits.
+    Stop,
 }
 
-async fn worker(app: Arc<App>, target: String, mut shutdown: watch::Receiver<bool>) {
-    let Some(partner) = app.config.partner(&target).cloned() else {
-        tracing::error!(%target, "messages are queued for a partner that is not configured");
-        return;
-    };
-    let mut wake = app.wake.subscribe();
-    let mut breaker = Breaker { failures: 0 };
-    // Set by the target's own Retry-After: nothing is sent to it before.
-    let mut hold: Option<tokio::time::Instant> = None;
-    loop {
-        if *shutdown.borrow() {
-            return;
-        }
-        if let Some(until) = hold.take() {
-            let left = until.saturating_duration_since(tokio::time::Instant::now());
-            if !left.is_zero() && sleep_or_stop(left, &mut shutdown, None).await {
+/// One partner's delivery worker.
+struct Worker {
+    app: Arc<App>,
+    partner: Arc<PartnerConfig>,
+    wake: Arc<Notify>,
+    shutdown: watch::Receiver<bool>,
+    /// Consecutive failures (the circuit breaker opens at the configured count).
+    failures: u32,
+    /// Set by the target's own Retry-After: nothing is sent to it before.
+    hold: Option<tokio::time::Instant>,
+}
+
+impl Worker {
+    async fn run(mut self) {
+        let target = self.partner.id.clone();
+        let fetch = self.app.config.delivery.in_flight.saturating_mul(4).max(32);
+        loop {
+            if *self.shutdown.borrow() {
+                return;
+            }
+            if let Some(until) = self.hold.take() {
+                let left = until.saturating_duration_since(tokio::time::Instant::now());
+                if !left.is_zero() && self.sleep(left, false).await {
+                    return;
+                }
+            }
+            let now = self.app.now();
+            let items = match self.app.store.due_deliveries(&target, now, fetch).await {
+                Ok(items) => items,
+                Err(e) => {
+                    tracing::error!(%target, error = %e, "cannot read the outbox");
+                    Vec::new()
+                }
+            };
+            let round = self.round(items).await;
+            if *self.shutdown.borrow() {
+                return;
+            }
+            let wait = match round {
+                Round::Again => continue,
+                Round::RateLimited(wait) => {
+                    if self.wait_for_rate(wait).await {
+                        return;
+                    }
+                    continue;
+                }
+                Round::Idle => self.idle_wait().await,
+            };
+            if self.sleep(wait, true).await {
                 return;
             }
         }
-        let now = app.now();
-        let items = match app.store.due_deliveries(&target, now, 32).await {
-            Ok(items) => items,
-            Err(e) => {
-                tracing::error!(%target, error = %e, "cannot read the outbox");
-                Vec::new()
-            }
-        };
-        let mut idle = items.is_empty();
+    }
+
+    /// Sends `items` (due, in the store's order) with up to `in_flight` at
+    /// once, and records each outcome as it comes.
+    async fn round(&mut self, items: Vec<OutboxItem>) -> Round {
+        let window = self.app.config.delivery.in_flight.max(1);
+        let target = self.partner.id.clone();
+        let mut flights: JoinSet<(OutboxItem, Attempt)> = JoinSet::new();
+        let mut busy: HashSet<String> = HashSet::new();
+        let mut next = Next::Go;
+        let mut sent = 0usize;
+        let mut rate_wait = None;
         for item in items {
+            while flights.len() >= window && next == Next::Go {
+                if let Some(flight) = flights.join_next().await {
+                    next = self.settle(flight).await;
+                }
+            }
+            if next == Next::Stop {
+                break;
+            }
+            if self.partner.endpoint.is_none() && matches!(item.payload, OutboxPayload::Ticket(_)) {
+                // A repair order waits for its liaison; it holds back nothing.
+                continue;
+            }
+            if busy.contains(&item.handoff_id) {
+                // The hand-off's earlier message is in flight: this one
+                // goes after it, in the next round.
+                break;
+            }
             let urgent = item.urgency == Urgency::Urgent;
-            let decision = app.limits().delivery(&target, urgent);
-            app.counters
+            let decision = self.app.limits().delivery(&target, urgent);
+            self.app
+                .counters
                 .delivery(&target, decision.as_ref().is_none_or(|d| d.is_admitted()));
             if let Some(decision) = decision
                 && !decision.is_admitted()
             {
                 tracing::debug!(%target, urgent, wait_ms = decision.wait.as_millis() as u64, "delivery rate reached: waiting");
-                if wait_for_rate(decision.wait, &mut shutdown, &mut wake).await {
-                    return;
-                }
-                // Look again: an urgent message may have come meanwhile.
+                rate_wait = Some(decision.wait);
                 break;
             }
-            let handoff = match app.store.handoff(&item.handoff_id).await {
-                Ok(Some(h)) => h,
-                _ => {
-                    record(
-                        &app,
-                        &item,
-                        DeliveryResult::Dead {
-                            error: "hand-off not found".into(),
-                            at: app.now(),
-                        },
-                        None,
-                    )
-                    .await;
-                    continue;
-                }
-            };
-            let span = tracing::info_span!(
-                "delivery",
-                handoff_id = %item.handoff_id,
-                origin = %handoff.origin_partner,
-                target = %target,
-                family = %partner.family,
-                payload = item.kind().as_str(),
-                attempt = item.attempts + 1,
-            );
-            match attempt(&app, &partner, &item, &handoff)
-                .instrument(span)
-                .await
-            {
-                Attempt::Delivered(target_ticket_id, sent_sha256) => {
-                    breaker.failures = 0;
-                    let notify = match item.payload {
-                        OutboxPayload::Ticket(_) if handoff.target_partner == target => {
-                            app.notify(&handoff.origin_partner)
-                        }
-                        _ => None,
-                    };
-                    let at = app.now();
-                    tracing::info!(handoff_id = %item.handoff_id, %target, "delivered");
-                    let took = at
-                        .signed_duration_since(item.queued_at)
-                        .to_std()
-                        .unwrap_or_default();
-                    app.metrics
-                        .observe(&crate::metrics::DELIVERY_SECONDS, &[&target], took);
-                    record(
-                        &app,
-                        &item,
-                        DeliveryResult::Delivered {
-                            target_ticket_id,
-                            sent_sha256,
-                            at,
-                        },
-                        notify,
-                    )
-                    .await;
-                    app.queued();
-                }
-                Attempt::Waiting => {
-                    idle = true;
-                    break;
-                }
-                Attempt::Permanent(cause, error) => {
-                    app.metrics
-                        .inc(&crate::metrics::DELIVERY_FAILURES, &[&target, cause]);
-                    tracing::error!(handoff_id = %item.handoff_id, %target, cause, error = loggable(cause, &error), "delivery refused for good: dead-lettered");
-                    record(
-                        &app,
-                        &item,
-                        DeliveryResult::Dead {
-                            error,
-                            at: app.now(),
-                        },
-                        None,
-                    )
-                    .await;
-                }
-                Attempt::Retry {
-                    cause,
-                    error,
-                    retry_after,
-                    sent,
-                } => {
-                    app.metrics
-                        .inc(&crate::metrics::DELIVERY_FAILURES, &[&target, cause]);
-                    breaker.failures += 1;
-                    let at = app.now();
-                    let policy = &app.config.delivery;
-                    let age = at
-                        .signed_duration_since(item.queued_at)
-                        .to_std()
-                        .unwrap_or_default();
-                    if item.attempts + 1 >= policy.max_attempts || age >= policy.max_age {
-                        tracing::error!(handoff_id = %item.handoff_id, %target, cause, error = loggable(cause, &error), "delivery failed too often: dead-lettered");
-                        record(&app, &item, DeliveryResult::Dead { error, at }, None).await;
-                        continue;
-                    }
-                    if let Some(wait) = retry_after {
-                        hold = Some(tokio::time::Instant::now() + wait);
-                    }
-                    let delay =
-                        backoff(&app, item.attempts, item.id).max(retry_after.unwrap_or_default());
-                    tracing::warn!(handoff_id = %item.handoff_id, %target, cause, error = loggable(cause, &error), retry_in_ms = delay.as_millis() as u64, "delivery failed; will retry");
-                    let next_attempt_at =
-                        at + chrono::Duration::from_std(delay).unwrap_or_default();
-                    record(
-                        &app,
-                        &item,
-                        DeliveryResult::Failed {
-                            error,
-                            next_attempt_at,
-                            sent_sha256: sent,
-                            at,
-                        },
-                        None,
-                    )
-                    .await;
-                    if breaker.failures >= policy.breaker_failures {
-                        tracing::warn!(%target, "circuit breaker open");
-                        breaker.failures = policy.breaker_failures.saturating_sub(1);
-                        sleep_or_stop(policy.breaker_cooldown.max(delay), &mut shutdown, None)
-                            .await;
-                    }
-                    // Later messages wait behind this one: order is kept.
-                    break;
-                }
+            busy.insert(item.handoff_id.clone());
+            sent += 1;
+            flights.spawn(fly(self.app.clone(), self.partner.clone(), item));
+        }
+        while let Some(flight) = flights.join_next().await {
+            if self.settle(flight).await == Next::Stop {
+                next = Next::Stop;
             }
         }
-        if idle {
-            let next = app.store.next_due(&target).await.ok().flatten();
-            let wait = match next {
-                None => return,
-                Some(at) => {
-                    until(&app, at).clamp(Duration::from_millis(20), Duration::from_secs(1))
+        match (rate_wait, next) {
+            (_, Next::Stop) => Round::Again,
+            (Some(wait), Next::Go) => Round::RateLimited(wait),
+            (None, Next::Go) if sent > 0 => Round::Again,
+            (None, Next::Go) => Round::Idle,
+        }
+    }
+
+    /// Records one attempt's outcome.
+    async fn settle(
+        &mut self,
+        flight: Result<(OutboxItem, Attempt), tokio::task::JoinError>,
+    ) -> Next {
+        let app = self.app.clone();
+        let target = self.partner.id.as_str();
+        let (item, outcome) = match flight {
+            Ok(flight) => flight,
+            Err(e) => {
+                // The message stays pending and is tried again.
+                tracing::error!(%target, error = %e, "a delivery attempt stopped");
+                return Next::Stop;
+            }
+        };
+        match outcome {
+            Attempt::Delivered(target_ticket_id, sent_sha256) => {
+                self.failures = 0;
+                let notify = match item.payload {
+                    OutboxPayload::Ticket(_) if item.parties.target_partner == target => {
+                        app.notify(&item.parties.origin_partner)
+                    }
+                    _ => None,
+                };
+                let at = app.now();
+                tracing::info!(handoff_id = %item.handoff_id, %target, "delivered");
+                let took = at
+                    .signed_duration_since(item.queued_at)
+                    .to_std()
+                    .unwrap_or_default();
+                app.metrics
+                    .observe(&crate::metrics::DELIVERY_SECONDS, &[target], took);
+                let woken = notify.as_ref().map(|n| n.partner.clone());
+                record(
+                    &app,
+                    &item,
+                    DeliveryResult::Delivered {
+                        target_ticket_id,
+                        sent_sha256,
+                        at,
+                    },
+                    notify,
+                )
+                .await;
+                if let Some(partner) = woken {
+                    app.queued_for(&partner);
                 }
-            };
-            if sleep_or_stop(wait, &mut shutdown, Some(&mut wake)).await {
-                return;
+                Next::Go
+            }
+            Attempt::Waiting => Next::Go,
+            Attempt::Permanent(cause, error) => {
+                app.metrics
+                    .inc(&crate::metrics::DELIVERY_FAILURES, &[target, cause]);
+                tracing::error!(handoff_id = %item.handoff_id, %target, cause, error = loggable(cause, &error), "delivery refused for good: dead-lettered");
+                let result = DeliveryResult::Dead {
+                    error,
+                    at: app.now(),
+                };
+                record(&app, &item, result, None).await;
+                Next::Go
+            }
+            Attempt::Retry {
+                cause,
+                error,
+                retry_after,
+                sent,
+            } => {
+                app.metrics
+                    .inc(&crate::metrics::DELIVERY_FAILURES, &[target, cause]);
+                self.failures += 1;
+                let at = app.now();
+                let policy = &app.config.delivery;
+                let age = at
+                    .signed_duration_since(item.queued_at)
+                    .to_std()
+                    .unwrap_or_default();
+                if item.attempts + 1 >= policy.max_attempts || age >= policy.max_age {
+                    tracing::error!(handoff_id = %item.handoff_id, %target, cause, error = loggable(cause, &error), "delivery failed too often: dead-lettered");
+                    record(&app, &item, DeliveryResult::Dead { error, at }, None).await;
+                    return Next::Go;
+                }
+                if let Some(wait) = retry_after {
+                    let until = tokio::time::Instant::now() + wait;
+                    self.hold = Some(self.hold.map_or(until, |h| h.max(until)));
+                }
+                let delay =
+                    backoff(&app, item.attempts, item.id).max(retry_after.unwrap_or_default());
+                tracing::warn!(handoff_id = %item.handoff_id, %target, cause, error = loggable(cause, &error), retry_in_ms = delay.as_millis() as u64, "delivery failed; will retry");
+                let next_attempt_at = at + chrono::Duration::from_std(delay).unwrap_or_default();
+                let result = DeliveryResult::Failed {
+                    error,
+                    next_attempt_at,
+                    sent_sha256: sent,
+                    at,
+                };
+                record(&app, &item, result, None).await;
+                if self.failures >= policy.breaker_failures {
+                    tracing::warn!(%target, "circuit breaker open");
+                    self.failures = policy.breaker_failures.saturating_sub(1);
+                    let cooldown = policy.breaker_cooldown.max(delay);
+                    let until = tokio::time::Instant::now() + cooldown;
+                    self.hold = Some(self.hold.map_or(until, |h| h.max(until)));
+                }
+                // Later messages of its lane wait behind this one.
+                Next::Stop
             }
         }
     }
+
+    /// How long an idle worker sleeps: until its next retry is due, at
+    /// most [`IDLE_POLL`] (a wake-up cuts it short).
+    async fn idle_wait(&self) -> Duration {
+        let target = &self.partner.id;
+        match self.app.store.next_due(target).await.ok().flatten() {
+            Some(at) if self.partner.endpoint.is_some() => {
+                until(&self.app, at).clamp(Duration::from_millis(20), IDLE_POLL)
+            }
+            // A pull partner's pending messages are orders waiting for
+            // their liaison: only a wake-up brings it work.
+            _ => IDLE_POLL,
+        }
+    }
+
+    /// Sleeps `wait` (cut short by a wake-up when `wakeable`); true when
+    /// the gateway is stopping.
+    async fn sleep(&mut self, wait: Duration, wakeable: bool) -> bool {
+        let wake = self.wake.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => false,
+            _ = wake.notified(), if wakeable => false,
+            _ = self.shutdown.changed() => true,
+        }
+    }
+
+    /// Waits `wait` for the delivery limit. New messages cut the wait
+    /// short (an urgent one may go through the reserved lane at once), but
+    /// not before a short pause, so a flood of arrivals does not spin the
+    /// worker. True when the gateway is stopping.
+    async fn wait_for_rate(&mut self, wait: Duration) -> bool {
+        let pause = wait.min(Duration::from_millis(50));
+        if self.sleep(pause, false).await {
+            return true;
+        }
+        self.sleep(wait - pause, true).await
+    }
+}
+
+/// What a round of sending came to.
+enum Round {
+    /// Look at the outbox again now.
+    Again,
+    /// The delivery limit was reached: wait this long first.
+    RateLimited(Duration),
+    /// Nothing was due.
+    Idle,
+}
+
+/// One message's attempt, in its own task.
+async fn fly(
+    app: Arc<App>,
+    partner: Arc<PartnerConfig>,
+    item: OutboxItem,
+) -> (OutboxItem, Attempt) {
+    let span = tracing::info_span!(
+        "delivery",
+        handoff_id = %item.handoff_id,
+        origin = %item.parties.origin_partner,
+        target = %partner.id,
+        family = %partner.family,
+        payload = item.kind().as_str(),
+        attempt = item.attempts + 1,
+    );
+    let outcome = attempt(&app, &partner, &item).instrument(span).await;
+    (item, outcome)
 }
 
 /// The error text of a failed delivery as the logs show it: the
@@ -282,42 +401,6 @@ fn loggable<'a>(cause: &str, error: &'a str) -> &'a str {
         "transport" | "timeout" | "http_5xx" | "http_429" => error,
         _ => "see `gateway handoffs show`",
     }
-}
-
-/// Sleeps `wait`, or until woken; true when the gateway is stopping.
-async fn sleep_or_stop(
-    wait: Duration,
-    shutdown: &mut watch::Receiver<bool>,
-    wake: Option<&mut watch::Receiver<u64>>,
-) -> bool {
-    match wake {
-        Some(wake) => tokio::select! {
-            _ = tokio::time::sleep(wait) => false,
-            _ = wake.changed() => false,
-            _ = shutdown.changed() => true,
-        },
-        None => tokio::select! {
-            _ = tokio::time::sleep(wait) => false,
-            _ = shutdown.changed() => true,
-        },
-    }
-}
-
-/// Waits `wait` for the delivery limit. New messages cut the wait short
-/// (an urgent one may go through the reserved lane at once), but not
-/// before a short pause, so a flood of arrivals does not spin the worker.
-/// True when the gateway is stopping.
-async fn wait_for_rate(
-    wait: Duration,
-    shutdown: &mut watch::Receiver<bool>,
-    wake: &mut watch::Receiver<u64>,
-) -> bool {
-    wake.borrow_and_update();
-    let pause = wait.min(Duration::from_millis(50));
-    if sleep_or_stop(pause, shutdown, None).await {
-        return true;
-    }
-    sleep_or_stop(wait - pause, shutdown, Some(wake)).await
 }
 
 fn until(app: &App, at: Timestamp) -> Duration {
@@ -352,12 +435,8 @@ async fn record(
 }
 
 /// One delivery attempt.
-async fn attempt(
-    app: &App,
-    partner: &PartnerConfig,
-    item: &OutboxItem,
-    handoff: &HandoffRecord,
-) -> Attempt {
+async fn attempt(app: &App, partner: &PartnerConfig, item: &OutboxItem) -> Attempt {
+    let parties = &item.parties;
     let Some(endpoint) = partner.endpoint.as_deref() else {
         return match item.payload {
             OutboxPayload::Status(_) => Attempt::Delivered(None, None),
@@ -368,10 +447,10 @@ async fn attempt(
     let (kind, encoded) = match &item.payload {
         OutboxPayload::Ticket(ticket) => {
             let mut ticket = (**ticket).clone();
-            ticket.handoff_id = Some(handoff.id.clone());
+            ticket.handoff_id = Some(item.handoff_id.clone());
             ticket
                 .origin_partner
-                .get_or_insert_with(|| handoff.origin_partner.clone());
+                .get_or_insert_with(|| parties.origin_partner.clone());
             (
                 Kind::Ticket,
                 adapters::encode_ticket(family, &ticket, &app.config.tables),
@@ -379,22 +458,22 @@ async fn attempt(
         }
         OutboxPayload::Status(status) => {
             let mut status = status.clone();
-            status.handoff_id = Some(handoff.id.clone());
-            let toward_origin = partner.id == handoff.origin_partner;
+            status.handoff_id = Some(item.handoff_id.clone());
+            let toward_origin = partner.id == parties.origin_partner;
             status.ticket_id = Some(if toward_origin {
-                handoff.origin_ticket_id.clone()
+                parties.origin_ticket_id.clone()
             } else {
-                handoff
+                parties
                     .target_ticket_id
                     .clone()
-                    .unwrap_or_else(|| handoff.origin_ticket_id.clone())
+                    .unwrap_or_else(|| parties.origin_ticket_id.clone())
             });
             if family == Family::HbSoap {
                 // The SenderCode of a feedback is the hotline whose status it carries.
                 let carrier = if toward_origin {
-                    &handoff.target_partner
+                    &parties.target_partner
                 } else {
-                    &handoff.origin_partner
+                    &parties.origin_partner
                 };
                 let division = app
                     .config
@@ -432,7 +511,7 @@ async fn attempt(
     if family == Family::HbSoap {
         headers.push(("soapaction", wire::soap_action(kind)));
     }
-    let traceparent = crate::trace::for_delivery(&handoff.id, item.id, item.attempts);
+    let traceparent = crate::trace::for_delivery(&item.handoff_id, item.id, item.attempts);
     headers.push((crate::trace::HEADER, traceparent.as_str()));
     let reply = match app.client.post(&url, &headers, Bytes::from(bytes)).await {
         Ok(r) => r,

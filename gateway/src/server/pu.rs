@@ -262,7 +262,7 @@ pub async fn acknowledge(
         .await
         .map_err(unavailable)?;
     tracing::info!(handoff_id = %id, unit = %unit.id, "repair order acknowledged");
-    app.queued();
+    app.queued_for(&record.origin_partner);
     Ok(recorded.audit_seq)
 }
 

@@ -152,7 +152,7 @@ pub async fn apply_status_core(
                     tracing::info!(%handoff_id, partner = %partner.id, status = status.as_str(), "status applied");
                     app.metrics
                         .inc(&crate::metrics::STATUS_APPLIED, &[status.as_str()]);
-                    app.queued();
+                    app.queued_for(other);
                 }
                 Ok(outcome.audit_seq)
             }

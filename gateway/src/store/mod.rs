@@ -32,7 +32,7 @@ use schemas::{Status, StatusUpdate, Ticket, Timestamp, Urgency};
 pub use crate::lifecycle::{HandoffKind, Overdue, Side, Verdict};
 pub use records::{
     CheckpointRecord, EventKind, EventRecord, HandoffRecord, HistoryRecord, MessageKind,
-    OutboxItem, OutboxPayload, OutboxState, Outcome,
+    OutboxItem, OutboxPayload, OutboxState, Outcome, Parties,
 };
 pub use sqlite::SqliteStore;
 

@@ -84,6 +84,22 @@ pub struct OutboxItem {
     pub queued_at: Timestamp,
     /// When the target took it.
     pub delivered_at: Option<Timestamp>,
+    /// Who the hand-off is between, read with the message so that a
+    /// delivery needs no second read of the hand-off.
+    pub parties: Parties,
+}
+
+/// The partners of a hand-off and the ticket ids each knows it by.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Parties {
+    /// The partner that submitted it.
+    pub origin_partner: String,
+    /// Its ticket id at the origin.
+    pub origin_ticket_id: String,
+    /// The partner it was routed to (an escalation copy goes elsewhere).
+    pub target_partner: String,
+    /// The target's own ticket id, once its reply gave one.
+    pub target_ticket_id: Option<String>,
 }
 
 impl OutboxItem {

@@ -13,10 +13,13 @@ use serde_json::json;
 use crate::common::{Harness, WAIT, bj_receipt, json_with, sample, statuses_of, wire_values};
 
 /// A target that answers 503 for three seconds gets every ticket once it is
-/// back: all of them, once each, in the order they were submitted.
+/// back: all of them, once each, in the order they were submitted (with
+/// `in_flight = 1`, the strict order an operator can ask for; with more in
+/// flight, tickets of different hand-offs may overtake each other).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn target_down_for_a_while_gets_everything_in_order() {
     let h = Harness::start("down", false, |c| {
+        c.delivery.in_flight = 1;
         c.delivery.initial_backoff = Duration::from_millis(50);
         c.delivery.max_backoff = Duration::from_millis(200);
         c.delivery.breaker_cooldown = Duration::from_millis(500);
@@ -222,5 +225,84 @@ async fn a_dead_letter_is_shown_and_redelivered_by_the_operator() {
         "{show}"
     );
     assert!(show.contains(&gateway::trace::trace_id(&id)), "{show}");
+    h.stop().await;
+}
+
+/// A slow target (300 ms to accept each message) gets several hand-offs at
+/// once — never more than `in_flight` — while each hand-off's own messages
+/// still arrive one after the other: its ticket before the origin's
+/// closing status, though both are queued together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_target_gets_several_at_once_each_handoff_in_order() {
+    let h = Harness::start("in-flight", false, |c| {
+        c.delivery.in_flight = 4;
+        // No delivery rate limit: only the window bounds what is in flight.
+        for p in &mut c.partners {
+            p.delivery_limit = None;
+        }
+    })
+    .await;
+    let langfang = h.partner("hb-131000").clone();
+    langfang.set_latency(Duration::from_millis(300));
+    let order = sample("bj-json/order.json");
+    let status = sample("bj-json/status.json");
+    let mut ids = Vec::new();
+    for i in 0..8 {
+        let order_no = format!("BJ20250312010{i:02}");
+        let body = json_with(&order, &[("/orderNo", json!(order_no))]);
+        let (id, _) = bj_receipt(&h.post("bj12345", Family::BjJson, Kind::Ticket, body).await);
+        let close = json_with(
+            &status,
+            &[
+                ("/gatewayRef", json!(id)),
+                ("/orderNo", json!(order_no)),
+                ("/status", json!("CLOSED")),
+            ],
+        );
+        let reply = h.post("bj12345", Family::BjJson, Kind::Status, close).await;
+        assert_eq!(
+            reply.status.as_u16(),
+            200,
+            "{}",
+            crate::common::text(&reply)
+        );
+        ids.push(id);
+    }
+    h.wait_tickets("hb-131000", 8, adapters::hb::decode_ticket, WAIT)
+        .await;
+    for id in &ids {
+        h.wait_statuses("hb-131000", id, adapters::hb::decode_status, WAIT, |s| {
+            s.iter().any(|u| u.status == Status::Closed)
+        })
+        .await;
+    }
+    let seen = langfang.max_in_flight();
+    assert!(
+        (2..=4).contains(&seen),
+        "{seen} messages at once (in_flight = 4)"
+    );
+    // Per hand-off: the ticket arrived before its closing status.
+    let received = langfang.received().await;
+    let tables = h.tables();
+    let handoff_of = |d: &gateway::simulate::Delivery| match d.kind {
+        Kind::Ticket => {
+            adapters::hb::decode_ticket(&d.body, tables)
+                .unwrap()
+                .handoff_id
+        }
+        Kind::Status => {
+            adapters::hb::decode_status(&d.body, tables)
+                .unwrap()
+                .handoff_id
+        }
+    };
+    for id in &ids {
+        let kinds: Vec<Kind> = received
+            .iter()
+            .filter(|d| handoff_of(d).as_deref() == Some(id.as_str()))
+            .map(|d| d.kind)
+            .collect();
+        assert_eq!(kinds, [Kind::Ticket, Kind::Status], "hand-off {id}");
+    }
     h.stop().await;
 }

@@ -10,7 +10,7 @@ use ulid::Ulid;
 use crate::lifecycle::{HandoffKind, Side};
 use crate::store::{
     EventKind, EventRecord, HandoffRecord, HistoryRecord, OutboxItem, OutboxPayload, OutboxState,
-    Outcome, StoreError,
+    Outcome, Parties, StoreError,
 };
 
 /// The offset times are read back in: Beijing, UTC+08:00, no daylight
@@ -231,7 +231,8 @@ pub(super) fn hash(bytes: Vec<u8>) -> Result<crate::audit::merkle::Hash, StoreEr
 /// hand-off as `h`).
 pub(super) const OUTBOX_COLUMNS: &str = "o.id, o.handoff_id, o.target_partner, h.urgency, \
     o.kind, o.payload_json, o.state, o.attempts, o.next_attempt_at, o.last_error, \
-    o.created_at, o.queued_at, o.delivered_at";
+    o.created_at, o.queued_at, o.delivered_at, \
+    h.origin_partner, h.origin_ticket_id, h.target_partner, h.target_ticket_id";
 
 /// An `outbox` row selected with [`OUTBOX_COLUMNS`].
 pub(super) fn outbox(row: &Row<'_>) -> Result<OutboxItem, StoreError> {
@@ -256,6 +257,12 @@ pub(super) fn outbox(row: &Row<'_>) -> Result<OutboxItem, StoreError> {
         created_at: time(row.get(10)?)?,
         queued_at: time(row.get(11)?)?,
         delivered_at: row.get::<_, Option<i64>>(12)?.map(time).transpose()?,
+        parties: Parties {
+            origin_partner: row.get(13)?,
+            origin_ticket_id: row.get(14)?,
+            target_partner: row.get(15)?,
+            target_ticket_id: row.get(16)?,
+        },
     })
 }
 
