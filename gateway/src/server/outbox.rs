@@ -164,7 +164,7 @@ impl Worker {
     async fn round(&mut self, items: Vec<OutboxItem>) -> Round {
         let window = self.app.config.delivery.in_flight.max(1);
         let target = self.partner.id.clone();
-        let mut flights: JoinSet<(OutboxItem, Attempt)> = JoinSet::new();
+        let mut flights: JoinSet<Landing> = JoinSet::new();
         let mut busy: HashSet<String> = HashSet::new();
         let mut next = Next::Go;
         let mut sent = 0usize;
@@ -172,7 +172,7 @@ impl Worker {
         for item in items {
             while flights.len() >= window && next == Next::Go {
                 if let Some(flight) = flights.join_next().await {
-                    next = self.settle(flight).await;
+                    next = self.settle(flight);
                 }
             }
             if next == Next::Stop {
@@ -204,7 +204,7 @@ impl Worker {
             flights.spawn(fly(self.app.clone(), self.partner.clone(), item));
         }
         while let Some(flight) = flights.join_next().await {
-            if self.settle(flight).await == Next::Stop {
+            if self.settle(flight) == Next::Stop {
                 next = Next::Stop;
             }
         }
@@ -216,113 +216,53 @@ impl Worker {
         }
     }
 
-    /// Records one attempt's outcome.
-    async fn settle(
-        &mut self,
-        flight: Result<(OutboxItem, Attempt), tokio::task::JoinError>,
-    ) -> Next {
-        let app = self.app.clone();
-        let target = self.partner.id.as_str();
-        let (item, outcome) = match flight {
-            Ok(flight) => flight,
+    /// Takes a finished flight into the worker's state: the circuit
+    /// breaker's count and the target's hold.
+    fn settle(&mut self, flight: Result<Landing, tokio::task::JoinError>) -> Next {
+        let landing = match flight {
+            Ok(landing) => landing,
             Err(e) => {
                 // The message stays pending and is tried again.
-                tracing::error!(%target, error = %e, "a delivery attempt stopped");
+                tracing::error!(target = %self.partner.id, error = %e, "a delivery attempt stopped");
                 return Next::Stop;
             }
         };
-        match outcome {
-            Attempt::Delivered(target_ticket_id, sent_sha256) => {
+        match landing {
+            Landing::Taken => {
                 self.failures = 0;
-                let notify = match item.payload {
-                    OutboxPayload::Ticket(_) if item.parties.target_partner == target => {
-                        app.notify(&item.parties.origin_partner)
-                    }
-                    _ => None,
-                };
-                let at = app.now();
-                tracing::info!(handoff_id = %item.handoff_id, %target, "delivered");
-                let took = at
-                    .signed_duration_since(item.queued_at)
-                    .to_std()
-                    .unwrap_or_default();
-                app.metrics
-                    .observe(&crate::metrics::DELIVERY_SECONDS, &[target], took);
-                let woken = notify.as_ref().map(|n| n.partner.clone());
-                record(
-                    &app,
-                    &item,
-                    DeliveryResult::Delivered {
-                        target_ticket_id,
-                        sent_sha256,
-                        at,
-                    },
-                    notify,
-                )
-                .await;
-                if let Some(partner) = woken {
-                    app.queued_for(&partner);
-                }
                 Next::Go
             }
-            Attempt::Waiting => Next::Go,
-            Attempt::Permanent(cause, error) => {
-                app.metrics
-                    .inc(&crate::metrics::DELIVERY_FAILURES, &[target, cause]);
-                tracing::error!(handoff_id = %item.handoff_id, %target, cause, error = loggable(cause, &error), "delivery refused for good: dead-lettered");
-                let result = DeliveryResult::Dead {
-                    error,
-                    at: app.now(),
-                };
-                record(&app, &item, result, None).await;
-                Next::Go
-            }
-            Attempt::Retry {
-                cause,
-                error,
+            Landing::Skipped => Next::Go,
+            Landing::Failed {
                 retry_after,
-                sent,
+                delay,
+                dead,
             } => {
-                app.metrics
-                    .inc(&crate::metrics::DELIVERY_FAILURES, &[target, cause]);
+                let policy = self.app.config.delivery;
                 self.failures += 1;
-                let at = app.now();
-                let policy = &app.config.delivery;
-                let age = at
-                    .signed_duration_since(item.queued_at)
-                    .to_std()
-                    .unwrap_or_default();
-                if item.attempts + 1 >= policy.max_attempts || age >= policy.max_age {
-                    tracing::error!(handoff_id = %item.handoff_id, %target, cause, error = loggable(cause, &error), "delivery failed too often: dead-lettered");
-                    record(&app, &item, DeliveryResult::Dead { error, at }, None).await;
-                    return Next::Go;
-                }
                 if let Some(wait) = retry_after {
-                    let until = tokio::time::Instant::now() + wait;
-                    self.hold = Some(self.hold.map_or(until, |h| h.max(until)));
+                    self.hold_for(wait);
                 }
-                let delay =
-                    backoff(&app, item.attempts, item.id).max(retry_after.unwrap_or_default());
-                tracing::warn!(handoff_id = %item.handoff_id, %target, cause, error = loggable(cause, &error), retry_in_ms = delay.as_millis() as u64, "delivery failed; will retry");
-                let next_attempt_at = at + chrono::Duration::from_std(delay).unwrap_or_default();
-                let result = DeliveryResult::Failed {
-                    error,
-                    next_attempt_at,
-                    sent_sha256: sent,
-                    at,
-                };
-                record(&app, &item, result, None).await;
                 if self.failures >= policy.breaker_failures {
-                    tracing::warn!(%target, "circuit breaker open");
+                    tracing::warn!(target = %self.partner.id, "circuit breaker open");
                     self.failures = policy.breaker_failures.saturating_sub(1);
-                    let cooldown = policy.breaker_cooldown.max(delay);
-                    let until = tokio::time::Instant::now() + cooldown;
-                    self.hold = Some(self.hold.map_or(until, |h| h.max(until)));
+                    self.hold_for(policy.breaker_cooldown.max(delay));
                 }
-                // Later messages of its lane wait behind this one.
-                Next::Stop
+                if dead {
+                    Next::Go
+                } else {
+                    // Later messages of its lane wait behind this one.
+                    Next::Stop
+                }
             }
         }
+    }
+
+    /// Sends nothing to the target for `wait` from now (or longer, if a
+    /// hold already runs).
+    fn hold_for(&mut self, wait: Duration) {
+        let until = tokio::time::Instant::now() + wait;
+        self.hold = Some(self.hold.map_or(until, |h| h.max(until)));
     }
 
     /// How long an idle worker sleeps: until its next retry is due, at
@@ -373,12 +313,25 @@ enum Round {
     Idle,
 }
 
-/// One message's attempt, in its own task.
-async fn fly(
-    app: Arc<App>,
-    partner: Arc<PartnerConfig>,
-    item: OutboxItem,
-) -> (OutboxItem, Attempt) {
+/// What became of one message, for the worker's bookkeeping (the outcome
+/// itself is already recorded).
+enum Landing {
+    /// Delivered, or dead-lettered for good (the target answered).
+    Taken,
+    /// A repair order left for its liaison.
+    Skipped,
+    /// Failed: the target's own `Retry-After`, the back-off given, and
+    /// whether it was dead-lettered for failing too often.
+    Failed {
+        retry_after: Option<Duration>,
+        delay: Duration,
+        dead: bool,
+    },
+}
+
+/// One message, in its own task: the attempt, then its outcome recorded
+/// (so that the outcomes of messages in flight together share commits).
+async fn fly(app: Arc<App>, partner: Arc<PartnerConfig>, item: OutboxItem) -> Landing {
     let span = tracing::info_span!(
         "delivery",
         handoff_id = %item.handoff_id,
@@ -389,7 +342,92 @@ async fn fly(
         attempt = item.attempts + 1,
     );
     let outcome = attempt(&app, &partner, &item).instrument(span).await;
-    (item, outcome)
+    land(&app, &partner.id, &item, outcome).await
+}
+
+/// Records an attempt's outcome: delivered (and the origin told), dead, or
+/// to be retried after a back-off.
+async fn land(app: &App, target: &str, item: &OutboxItem, outcome: Attempt) -> Landing {
+    match outcome {
+        Attempt::Delivered(target_ticket_id, sent_sha256) => {
+            let notify = match item.payload {
+                OutboxPayload::Ticket(_) if item.parties.target_partner == target => {
+                    app.notify(&item.parties.origin_partner)
+                }
+                _ => None,
+            };
+            let at = app.now();
+            tracing::info!(handoff_id = %item.handoff_id, %target, "delivered");
+            let took = at
+                .signed_duration_since(item.queued_at)
+                .to_std()
+                .unwrap_or_default();
+            app.metrics
+                .observe(&crate::metrics::DELIVERY_SECONDS, &[target], took);
+            let woken = notify.as_ref().map(|n| n.partner.clone());
+            let result = DeliveryResult::Delivered {
+                target_ticket_id,
+                sent_sha256,
+                at,
+            };
+            record(app, item, result, notify).await;
+            if let Some(partner) = woken {
+                app.queued_for(&partner);
+            }
+            Landing::Taken
+        }
+        Attempt::Waiting => Landing::Skipped,
+        Attempt::Permanent(cause, error) => {
+            app.metrics
+                .inc(&crate::metrics::DELIVERY_FAILURES, &[target, cause]);
+            tracing::error!(handoff_id = %item.handoff_id, %target, cause, error = loggable(cause, &error), "delivery refused for good: dead-lettered");
+            let result = DeliveryResult::Dead {
+                error,
+                at: app.now(),
+            };
+            record(app, item, result, None).await;
+            Landing::Taken
+        }
+        Attempt::Retry {
+            cause,
+            error,
+            retry_after,
+            sent,
+        } => {
+            app.metrics
+                .inc(&crate::metrics::DELIVERY_FAILURES, &[target, cause]);
+            let at = app.now();
+            let policy = &app.config.delivery;
+            let age = at
+                .signed_duration_since(item.queued_at)
+                .to_std()
+                .unwrap_or_default();
+            let delay = backoff(app, item.attempts, item.id).max(retry_after.unwrap_or_default());
+            if item.attempts + 1 >= policy.max_attempts || age >= policy.max_age {
+                tracing::error!(handoff_id = %item.handoff_id, %target, cause, error = loggable(cause, &error), "delivery failed too often: dead-lettered");
+                record(app, item, DeliveryResult::Dead { error, at }, None).await;
+                return Landing::Failed {
+                    retry_after,
+                    delay,
+                    dead: true,
+                };
+            }
+            tracing::warn!(handoff_id = %item.handoff_id, %target, cause, error = loggable(cause, &error), retry_in_ms = delay.as_millis() as u64, "delivery failed; will retry");
+            let next_attempt_at = at + chrono::Duration::from_std(delay).unwrap_or_default();
+            let result = DeliveryResult::Failed {
+                error,
+                next_attempt_at,
+                sent_sha256: sent,
+                at,
+            };
+            record(app, item, result, None).await;
+            Landing::Failed {
+                retry_after,
+                delay,
+                dead: false,
+            }
+        }
+    }
 }
 
 /// The error text of a failed delivery as the logs show it: the
