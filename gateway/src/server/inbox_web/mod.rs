@@ -98,13 +98,17 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, peer: Arc<Peer>) -> R
 
 fn with_headers(mut resp: Response<Body>) -> Response<Body> {
     let h = resp.headers_mut();
+    // `same-origin`, not `no-referrer`: under `no-referrer` browsers send
+    // `Origin: null` with a form POST (Fetch, "serializing a request
+    // origin"), which the same-origin check has to refuse. Order pages'
+    // addresses still never go to another site (photo links).
     for (k, v) in [
         (
             "content-security-policy",
             "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
         ("x-content-type-options", "nosniff"),
-        ("referrer-policy", "no-referrer"),
+        ("referrer-policy", "same-origin"),
         ("cache-control", "no-store"),
         ("x-frame-options", "DENY"),
     ] {
