@@ -1,15 +1,43 @@
 #!/usr/bin/env bash
-# The project's test command: installs what the tests need (libxml2's
-# xmllint, for validating XML output against the XSDs), then runs every test
-# of the workspace: unit tests, the conformance suite, the CLI tests.
+# The project's test command: installs what the tests need, then runs every
+# test of the workspace: unit tests, the conformance suite, the end-to-end
+# suites over real TLS, the CLI tests and the inbox's browser test.
+#
+# Installs only what is missing (a re-run installs nothing):
+# - Debian: libxml2-utils (xmllint, validating XML output against the
+#   XSDs); chromium, fonts-wqy-zenhei (Chinese text in the screenshots) and
+#   libnss3-tools (certutil: the browser trusts the development CA) for
+#   gateway/tests/browser.rs; nodejs and npm only when node is absent.
+# - npm: `npm ci` in gateway/tests/browser (playwright-core, pinned by its
+#   package-lock.json; it drives Debian's chromium, never downloads one).
 set -euo pipefail
 cd "$(dirname "$0")"
-if ! command -v xmllint >/dev/null 2>&1; then
-  echo "installing libxml2-utils (xmllint)" >&2
-  if [ "$(id -u)" -eq 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libxml2-utils
-  else
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libxml2-utils
-  fi
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+missing=()
+command -v xmllint >/dev/null 2>&1 || missing+=(libxml2-utils)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v certutil >/dev/null 2>&1 || missing+=(libnss3-tools)
+dpkg-query -W -f='${Status}' fonts-wqy-zenhei 2>/dev/null | grep -q "ok installed" \
+  || missing+=(fonts-wqy-zenhei)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing ${missing[*]}" >&2
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
 fi
+
+browser=gateway/tests/browser
+# npm ci again only when the lock file is newer than the installed tree.
+if [ ! -f "$browser/node_modules/.package-lock.json" ] \
+  || [ "$browser/package-lock.json" -nt "$browser/node_modules/.package-lock.json" ]; then
+  echo "npm ci in $browser (node $(node --version))" >&2
+  (cd "$browser" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
 cargo test --workspace --locked "$@"

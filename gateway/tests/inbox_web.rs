@@ -9,105 +9,23 @@
 #[allow(dead_code)]
 mod common;
 
+#[allow(dead_code)]
+mod inbox_client;
+
 use adapters::Family;
 use bytes::Bytes;
 use gateway::config::LiaisonToken;
-use gateway::http::{Client, Reply};
 use gateway::wire::Kind;
 use schemas::Status;
 use sha2::{Digest, Sha256};
 
-use common::{Harness, WAIT, bj_receipt, client_with, demo_file, json_with, statuses_of, text};
+use common::{Harness, WAIT, bj_receipt, demo_file, json_with, statuses_of, text};
+use inbox_client::{Browser, attr, csrf, html, location};
 
 /// The demo token of pu-military-001's liaison (certs-example/demo.toml).
 const MILITARY_TOKEN: &str = "demo-liaison-military-001";
 /// A token this test gives a liaison of pu-central-001.
 const CENTRAL_TOKEN: &str = "test-liaison-central-001";
-
-struct Browser<'a> {
-    h: &'a Harness,
-    client: Client,
-    cookie: Option<String>,
-}
-
-impl<'a> Browser<'a> {
-    fn new(h: &'a Harness) -> Browser<'a> {
-        Browser {
-            h,
-            client: client_with(None),
-            cookie: None,
-        }
-    }
-
-    async fn get(&self, path: &str) -> Reply {
-        let mut headers = vec![];
-        if let Some(c) = &self.cookie {
-            headers.push(("cookie", c.as_str()));
-        }
-        self.client
-            .send("GET", &self.h.url(path), &headers, Bytes::new())
-            .await
-            .unwrap()
-    }
-
-    async fn post(&self, path: &str, fields: &[(&str, &str)], origin: Option<&str>) -> Reply {
-        let body: String = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(fields)
-            .finish();
-        let own_origin = self.h.url("");
-        let mut headers = vec![
-            ("content-type", "application/x-www-form-urlencoded"),
-            ("origin", origin.unwrap_or(&own_origin)),
-        ];
-        if let Some(c) = &self.cookie {
-            headers.push(("cookie", c.as_str()));
-        }
-        self.client
-            .post(&self.h.url(path), &headers, Bytes::from(body))
-            .await
-            .unwrap()
-    }
-
-    async fn sign_in(&mut self, token: &str) {
-        let reply = self.post("/pu/login", &[("token", token)], None).await;
-        assert_eq!(reply.status.as_u16(), 303, "{}", text(&reply));
-        assert_eq!(location(&reply), "/pu/");
-        let set = reply.headers["set-cookie"].to_str().unwrap().to_owned();
-        for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/pu/"] {
-            assert!(set.contains(attribute), "{set}");
-        }
-        self.cookie = Some(set.split(';').next().unwrap().to_owned());
-    }
-}
-
-fn location(reply: &Reply) -> String {
-    reply.headers["location"].to_str().unwrap().to_owned()
-}
-
-fn html(reply: &Reply) -> String {
-    assert!(
-        reply.headers["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html"),
-        "{:?}",
-        reply.headers
-    );
-    text(reply)
-}
-
-/// The CSRF token of the first form on a page.
-fn csrf(page: &str) -> String {
-    let start = page.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
-    page[start..start + page[start..].find('"').unwrap()].to_owned()
-}
-
-/// The value of `attr="…"` inside `tag`.
-fn attr(tag: &str, attr: &str) -> Option<String> {
-    let needle = format!("{attr}=\"");
-    let start = tag.find(&needle)? + needle.len();
-    Some(tag[start..start + tag[start..].find('"')?].to_owned())
-}
 
 /// The accessibility basics: the language, one h1 inside <main>, and a
 /// label for every visible form control.
@@ -180,7 +98,7 @@ async fn a_liaison_works_a_beijing_repair_order_through_the_web_inbox() {
     let login = zhao.get("/pu/login").await;
     assert_eq!(login.status.as_u16(), 200);
     assert_accessible(&html(&login));
-    let wrong = zhao.post("/pu/login", &[("token", "guess")], None).await;
+    let wrong = zhao.try_sign_in("guess").await;
     assert_eq!(wrong.status.as_u16(), 401);
     assert!(html(&wrong).contains("登录口令不正确"));
     zhao.sign_in(MILITARY_TOKEN).await;

@@ -92,6 +92,8 @@ pub struct App {
     pub counters: Counters,
     /// The Prometheus counters and histograms (`GET /metrics`).
     pub metrics: crate::metrics::Metrics,
+    /// How often the web inbox's token sign-in may be tried.
+    sign_in_limits: inbox_web::throttle::SignInLimits,
     /// What a reload or the operator changes, replaced whole.
     live: RwLock<Live>,
     /// Serialises reloads and emergency switches (so the audit log sees
@@ -294,6 +296,7 @@ pub async fn start(config: Config) -> Result<Running, ServeError> {
         wakes,
         counters: Counters::new(config.partners.iter().map(|p| p.id.as_str())),
         metrics: crate::metrics::Metrics::new(),
+        sign_in_limits: inbox_web::throttle::SignInLimits::new(),
         live: RwLock::new(Live {
             config: config.clone(),
             emergency: config.limits.emergency,

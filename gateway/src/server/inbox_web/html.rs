@@ -111,18 +111,24 @@ pub fn message(title: &str, text: &str, signed_in: Option<(&str, &str)>) -> Stri
     )
 }
 
-/// The sign-in page, with an error when the last try failed.
-pub fn login(error: Option<&str>) -> String {
+/// The sign-in page, with an error when the last try failed; `nonce_field`
+/// is the form's pre-sign-in CSRF field (see `session::login_token`).
+pub fn login(error: Option<&str>, nonce_field: &str) -> String {
     let mut body = String::from("<h1>联络员登录</h1>\n");
     if let Some(e) = error {
         let _ = writeln!(body, "<p class=\"error\" role=\"alert\">{}</p>", esc(e));
     }
     body.push_str(
         "<p>请输入单位发放给您的登录口令。持有本单位客户端证书的电脑无需登录，可直接打开<a href=\"/pu/\">工单收件箱</a>。</p>\n\
-         <form method=\"post\" action=\"/pu/login\">\n\
+         <form method=\"post\" action=\"/pu/login\">\n",
+    );
+    let _ = write!(
+        body,
+        "<input type=\"hidden\" name=\"login_csrf\" value=\"{}\">\n\
          <label for=\"token\">登录口令</label>\n\
          <input type=\"password\" id=\"token\" name=\"token\" required autocomplete=\"current-password\">\n\
          <button type=\"submit\">登录</button>\n</form>",
+        esc(nonce_field)
     );
     page("联络员登录", None, &body)
 }

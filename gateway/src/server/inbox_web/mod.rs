@@ -3,7 +3,9 @@
 //!
 //! A liaison is signed in by the unit's client certificate (as for the JSON
 //! API) or by a per-liaison token from the configuration (`/pu/login`,
-//! then a signed session cookie, [`session`]). Every action form carries a
+//! [`login`]: a form with a signed pre-sign-in nonce, attempts limited per
+//! client address and overall by [`throttle`]; then a signed session
+//! cookie, [`session`]). Every action form carries a
 //! CSRF token bound to the session, and `Origin`/`Sec-Fetch-Site` are
 //! checked when present. Every action goes through [`super::pu`]'s
 //! [`acknowledge`](super::pu::acknowledge) and
@@ -12,7 +14,9 @@
 
 mod forms;
 mod html;
+mod login;
 pub mod session;
+pub mod throttle;
 mod views;
 
 use std::sync::Arc;
@@ -52,13 +56,13 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, peer: Arc<Peer>) -> R
     let query = req.uri().query().unwrap_or_default().to_owned();
     let method = req.method().clone();
     match (&method, path.as_str()) {
-        (&Method::GET, "/pu") => redirect("/pu/", None),
-        (&Method::GET, "/pu/login") => html_page(StatusCode::OK, html::login(None)),
-        (&Method::POST, "/pu/login") => login(&app, req).await,
+        (&Method::GET, "/pu") => redirect("/pu/", &[]),
+        (&Method::GET, "/pu/login") => login::page(StatusCode::OK, None),
+        (&Method::POST, "/pu/login") => login::submit(&app, peer.addr.ip(), req).await,
         _ => {
             let Some(liaison) = signed_in(&app, &peer, req.headers()) else {
                 return match method {
-                    Method::GET => redirect("/pu/login", None),
+                    Method::GET => redirect("/pu/login", &[]),
                     _ => html_page(
                         StatusCode::FORBIDDEN,
                         html::message("请先登录", "请先登录后再操作。", None),
@@ -72,10 +76,10 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, peer: Arc<Peer>) -> R
                 (Method::POST, ["logout"]) => match checked_form(&liaison, req).await {
                     Ok(_) => redirect(
                         "/pu/login",
-                        Some(format!(
+                        &[format!(
                             "{}=; HttpOnly; Secure; SameSite=Strict; Path=/pu/; Max-Age=0",
                             session::COOKIE
-                        )),
+                        )],
                     ),
                     Err(resp) => resp,
                 },
@@ -94,13 +98,17 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, peer: Arc<Peer>) -> R
 
 fn with_headers(mut resp: Response<Body>) -> Response<Body> {
     let h = resp.headers_mut();
+    // `same-origin`, not `no-referrer`: under `no-referrer` browsers send
+    // `Origin: null` with a form POST (Fetch, "serializing a request
+    // origin"), which the same-origin check has to refuse. Order pages'
+    // addresses still never go to another site (photo links).
     for (k, v) in [
         (
             "content-security-policy",
             "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
         ("x-content-type-options", "nosniff"),
-        ("referrer-policy", "no-referrer"),
+        ("referrer-policy", "same-origin"),
         ("cache-control", "no-store"),
         ("x-frame-options", "DENY"),
     ] {
@@ -113,13 +121,15 @@ fn html_page(status: StatusCode, body: String) -> Response<Body> {
     with_headers(respond(status, "text/html; charset=utf-8", body))
 }
 
-fn redirect(to: &str, cookie: Option<String>) -> Response<Body> {
+fn redirect(to: &str, cookies: &[String]) -> Response<Body> {
     let mut resp = with_headers(respond(StatusCode::SEE_OTHER, "text/plain", ""));
     if let Ok(v) = http::HeaderValue::from_str(to) {
         resp.headers_mut().insert(header::LOCATION, v);
     }
-    if let Some(c) = cookie.and_then(|c| http::HeaderValue::from_str(&c).ok()) {
-        resp.headers_mut().insert(header::SET_COOKIE, c);
+    for c in cookies {
+        if let Ok(v) = http::HeaderValue::from_str(c) {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
     }
     resp
 }
@@ -245,63 +255,6 @@ async fn checked_form(
         return Err(forbidden("表单已失效或来源不明，请返回页面刷新后重试。"));
     }
     Ok(fields)
-}
-
-async fn login(app: &App, req: Request<Incoming>) -> Response<Body> {
-    let fields = match read_form(req).await {
-        Ok(f) => f,
-        Err(resp) => return resp,
-    };
-    let token = fields
-        .iter()
-        .find(|(k, _)| k == "token")
-        .map(|(_, v)| v.trim())
-        .unwrap_or_default();
-    // Every token of the configuration in force (a reload adds or revokes
-    // them) is compared, so the time taken says nothing; the unit must be
-    // one the running gateway serves.
-    let live = app.live_config();
-    let found = live
-        .partners
-        .iter()
-        .filter(|p| p.family == adapters::Family::PuJson)
-        .flat_map(|p| p.liaison_tokens.iter().map(move |t| (p, t)))
-        .fold(None, |found, (p, t)| {
-            if !token.is_empty() && t.matches(token) {
-                Some((p, t))
-            } else {
-                found
-            }
-        })
-        .filter(|(p, _)| {
-            app.config
-                .partner(&p.id)
-                .is_some_and(|r| r.family == p.family)
-        });
-    let Some((unit, liaison)) = found else {
-        tracing::warn!("inbox sign-in with an unknown token refused");
-        return html_page(
-            StatusCode::UNAUTHORIZED,
-            html::login(Some("登录口令不正确。")),
-        );
-    };
-    let claims = session::Claims {
-        unit: unit.id.clone(),
-        name: liaison.name.clone(),
-        expires: chrono::Utc::now().timestamp() + session::LIFETIME_SECS,
-    };
-    let Some(value) = session::issue(&claims) else {
-        return unavailable(None);
-    };
-    tracing::info!(unit = %unit.id, "liaison signed in to the inbox");
-    redirect(
-        "/pu/",
-        Some(format!(
-            "{}={value}; HttpOnly; Secure; SameSite=Strict; Path=/pu/; Max-Age={}",
-            session::COOKIE,
-            session::LIFETIME_SECS
-        )),
-    )
 }
 
 async fn inbox(app: &App, liaison: &Liaison, query: &str) -> Response<Body> {
@@ -487,7 +440,7 @@ async fn act(
                     Action::Resolve => "resolve",
                 }
             );
-            redirect(&to, None)
+            redirect(&to, &[])
         }
         Err(ActionError::NotFound) => not_found(liaison),
         Err(ActionError::Refused(reason)) => {

@@ -4,6 +4,15 @@
 //! HMAC-SHA-256 under a key drawn at random when the process starts (a
 //! restart signs everyone out). The CSRF token of a session is the HMAC of
 //! the session's value under the same key, so it needs no server state.
+//!
+//! The sign-in form, used before there is a session, is protected by a
+//! signed double submit: showing the form sets the `pu_login` cookie to a
+//! fresh nonce (its expiry and 16 random bytes) and puts the HMAC of the
+//! nonce in a hidden field; a sign-in is taken only when the field is the
+//! HMAC of the cookie's nonce and the nonce has not expired. Another site
+//! can neither read the field nor set the cookie (`Secure`,
+//! `SameSite=Strict`), so it cannot sign a liaison's browser in to an
+//! account of its choosing (login CSRF).
 
 use std::sync::OnceLock;
 
@@ -17,6 +26,12 @@ pub const COOKIE: &str = "pu_session";
 
 /// How long a sign-in lasts, in seconds (a working day and then some).
 pub const LIFETIME_SECS: i64 = 12 * 3600;
+
+/// The pre-sign-in cookie's name.
+pub const LOGIN_COOKIE: &str = "pu_login";
+
+/// How long a shown sign-in form can be submitted, in seconds.
+pub const LOGIN_LIFETIME_SECS: i64 = 3600;
 
 /// The process's signing key; `None` when the system could not supply
 /// randomness (then nobody can sign in with a token).
@@ -101,6 +116,39 @@ pub fn csrf_ok(session: &str, token: &str) -> bool {
         return false;
     };
     hmac::verify(key, format!("csrf\n{session}").as_bytes(), &tag).is_ok()
+}
+
+/// A fresh sign-in nonce valid until `now` + [`LOGIN_LIFETIME_SECS`]:
+/// `expires.random`; `None` without randomness (nobody can sign in then).
+pub fn login_nonce(now: i64) -> Option<String> {
+    let mut bytes = [0u8; 16];
+    SystemRandom::new().fill(&mut bytes).ok()?;
+    Some(format!(
+        "{}.{}",
+        now + LOGIN_LIFETIME_SECS,
+        B64.encode(bytes)
+    ))
+}
+
+/// The hidden field of the sign-in form shown with `nonce`.
+pub fn login_token(nonce: &str) -> String {
+    match key() {
+        Some(key) => B64.encode(hmac::sign(key, format!("login\n{nonce}").as_bytes()).as_ref()),
+        None => String::new(),
+    }
+}
+
+/// Whether `token` is the field of `nonce` and the nonce is still valid at
+/// `now` (constant time).
+pub fn login_ok(nonce: &str, token: &str, now: i64) -> bool {
+    let fresh = nonce
+        .split_once('.')
+        .and_then(|(expires, _)| expires.parse::<i64>().ok())
+        .is_some_and(|expires| expires > now);
+    let (Some(key), Ok(tag)) = (key(), B64.decode(token)) else {
+        return false;
+    };
+    fresh && hmac::verify(key, format!("login\n{nonce}").as_bytes(), &tag).is_ok()
 }
 
 /// The value of cookie `name` in a `Cookie` header.

@@ -45,3 +45,20 @@ fn cookies_are_found_by_name() {
     assert_eq!(cookie("x=1; pu_session=abc.def", COOKIE), Some("abc.def"));
     assert_eq!(cookie("x=1", COOKIE), None);
 }
+
+#[test]
+fn a_login_nonce_needs_its_own_field_and_expires() {
+    let nonce = login_nonce(1000).unwrap();
+    let field = login_token(&nonce);
+    assert!(login_ok(&nonce, &field, 1000));
+    assert!(!login_ok(&nonce, &field, 1000 + LOGIN_LIFETIME_SECS));
+    let other = login_nonce(1000).unwrap();
+    assert_ne!(nonce, other);
+    assert!(!login_ok(&other, &field, 1000));
+    assert!(!login_ok(&nonce, "", 1000));
+    // A session's CSRF token is not a sign-in field, and the expiry is
+    // covered by the signature.
+    assert!(!login_ok(&nonce, &csrf_token(&nonce), 1000));
+    let (_, random) = nonce.split_once('.').unwrap();
+    assert!(!login_ok(&format!("99999999.{random}"), &field, 1000));
+}
