@@ -146,14 +146,23 @@ async fn worker(app: Arc<App>, target: String, mut shutdown: watch::Receiver<boo
                     continue;
                 }
             };
+            // `to` is whom this message goes to: the hand-off's target for
+            // the ticket, either side for a status.
             let span = tracing::info_span!(
                 "delivery",
                 handoff_id = %item.handoff_id,
                 origin = %handoff.origin_partner,
-                target = %target,
+                origin_family = %handoff.origin_family,
+                target = %handoff.target_partner,
+                target_family = %handoff.target_family,
+                to = %target,
                 family = %partner.family,
                 payload = item.kind().as_str(),
                 attempt = item.attempts + 1,
+            );
+            crate::trace::adopt(
+                &span,
+                &crate::trace::of_handoff(&handoff.id, handoff.trace_parent.as_deref()),
             );
             match attempt(&app, &partner, &item, &handoff)
                 .instrument(span)
@@ -432,7 +441,14 @@ async fn attempt(
     if family == Family::HbSoap {
         headers.push(("soapaction", wire::soap_action(kind)));
     }
-    let traceparent = crate::trace::for_delivery(&handoff.id, item.id, item.attempts);
+    // The attempt's own span (a child of the hand-off's trace) is the
+    // parent of whatever the partner does with the message.
+    let traceparent = crate::trace::outbound(
+        &tracing::Span::current(),
+        &crate::trace::of_handoff(&handoff.id, handoff.trace_parent.as_deref()),
+        item.id,
+        item.attempts,
+    );
     headers.push((crate::trace::HEADER, traceparent.as_str()));
     let reply = match app.client.post(&url, &headers, Bytes::from(bytes)).await {
         Ok(r) => r,

@@ -137,6 +137,10 @@ pub struct HandoffRecord {
     pub created_at: Timestamp,
     /// When it last changed.
     pub updated_at: Timestamp,
+    /// The hand-off's trace context (a W3C `traceparent`: its trace id
+    /// and the span every later step hangs under); `None` for hand-offs
+    /// stored before schema version 3 ([`crate::trace::of_handoff`]).
+    pub trace_parent: Option<String>,
 }
 
 /// How a status update was handled.

@@ -150,7 +150,7 @@ pub(super) fn seq(n: i64) -> Result<u64, StoreError> {
 pub(super) const HANDOFF_COLUMNS: &str = "h.id, h.origin_partner, h.origin_ticket_id, \
     h.origin_family, h.target_partner, h.target_family, h.kind, h.urgency, h.state, \
     h.ack_overdue, h.answer_overdue, h.content_sha256, h.raw_sha256, h.ticket_json, \
-    h.target_ticket_id, h.ack_by, h.resolve_by, h.created_at, h.updated_at";
+    h.target_ticket_id, h.ack_by, h.resolve_by, h.created_at, h.updated_at, h.trace_parent";
 
 /// A `handoffs` row selected with [`HANDOFF_COLUMNS`].
 pub(super) fn handoff(row: &Row<'_>) -> Result<HandoffRecord, StoreError> {
@@ -176,6 +176,7 @@ pub(super) fn handoff(row: &Row<'_>) -> Result<HandoffRecord, StoreError> {
         resolve_by: time(row.get(16)?)?,
         created_at: time(row.get(17)?)?,
         updated_at: time(row.get(18)?)?,
+        trace_parent: row.get(19)?,
     })
 }
 
