@@ -498,7 +498,7 @@ fn a_newer_schema_is_refused_and_outside_a_runtime_reads_fail_cleanly() {
         SqliteStore::open(&dir.db()),
         Err(StoreError::SchemaVersion {
             found: 7,
-            supported: 2
+            supported: 3
         })
     ));
     let fresh = TempDir::new();
