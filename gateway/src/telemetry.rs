@@ -36,6 +36,16 @@ impl Telemetry {
         self.provider.is_some()
     }
 
+    /// Exports the spans queued so far, waiting for the collector (at
+    /// most the export timeout). Blocks, as [`Telemetry::shutdown`].
+    pub fn flush(&self) {
+        if let Some(provider) = &self.provider
+            && let Err(e) = provider.force_flush()
+        {
+            tracing::warn!(error = %e, "OTLP export: spans may be lost");
+        }
+    }
+
     /// Exports the spans still queued (waiting at most the export
     /// timeout) and stops the exporter. Blocks: call it outside async
     /// code, with the runtime still running (the gRPC connection lives on

@@ -4,7 +4,9 @@
 //! that goes all the way (delivered, worked, statuses back, closed). The
 //! hand-off's whole story is one trace: the trace id of Beijing's own
 //! `traceparent`, sent on to Langfang, with spans for every step, each
-//! carrying the hand-off id, the partners and the format families.
+//! carrying the hand-off id, the partners and the format families. Then
+//! the collector goes away: the next transfer goes through as fast, and
+//! the shutdown's flush gives up after the export timeout.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[allow(dead_code)]
@@ -25,6 +27,8 @@ use common::{Harness, bj_receipt, json_with, sample};
 
 /// A whole flow on a loaded two-core machine.
 const LONG: Duration = Duration::from_secs(60);
+/// How long one export may take.
+const EXPORT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The receiver binary: `$ROTEL_AGENT`, else `rotel-agent` on the PATH,
 /// else the one inside python3's `rotel` package.
@@ -133,7 +137,7 @@ async fn one_trace_covers_every_step_of_a_handoff_across_partners() {
         Some(&OtlpConfig {
             endpoint: format!("http://127.0.0.1:{}", receiver.grpc),
             service_name: "otlp-test-gateway".into(),
-            export_timeout: Duration::from_secs(5),
+            export_timeout: EXPORT_TIMEOUT,
         }),
     )
     .unwrap();
@@ -182,9 +186,9 @@ async fn one_trace_covers_every_step_of_a_handoff_across_partners() {
         .collect::<Vec<_>>();
     assert_eq!(sent_trace, [inbound_trace], "traceparent sent to Langfang");
 
-    h.stop().await;
-    // Graceful shutdown exports what is still queued.
-    tokio::task::spawn_blocking(move || telemetry.shutdown())
+    let telemetry = std::sync::Arc::new(telemetry);
+    let flushing = telemetry.clone();
+    tokio::task::spawn_blocking(move || flushing.flush())
         .await
         .unwrap();
     let out = wait_for_output(&receiver, &id);
@@ -258,7 +262,35 @@ async fn one_trace_covers_every_step_of_a_handoff_across_partners() {
         let secret = secret.as_str().unwrap();
         assert!(!out.contains(secret), "{secret} was exported");
     }
+
+    // The collector goes away: hand-offs do not notice.
     drop(receiver);
+    let started = Instant::now();
+    let body = json_with(
+        &sample("bj-json/order.json"),
+        &[("/orderNo", json!("BJ2025031299002"))],
+    );
+    let (second, _) = bj_receipt(&h.post("bj12345", Family::BjJson, Kind::Ticket, body).await);
+    h.wait_handoff(&second, "closed by Beijing", LONG, |r| {
+        r.state == Status::Closed
+    })
+    .await;
+    let took = started.elapsed();
+    h.stop().await;
+    // Shutdown flushes what is queued, and gives up on a collector that
+    // is gone after the export timeout (plus the exporter's own retries'
+    // share of it).
+    let started = Instant::now();
+    let telemetry = std::sync::Arc::into_inner(telemetry).unwrap();
+    tokio::task::spawn_blocking(move || telemetry.shutdown())
+        .await
+        .unwrap();
+    let flush = started.elapsed();
+    assert!(
+        flush < EXPORT_TIMEOUT * 3,
+        "the flush at shutdown took {flush:?} with the collector gone"
+    );
+    eprintln!("with the collector gone: a transfer closed in {took:?}, shutdown in {flush:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
