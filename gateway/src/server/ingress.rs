@@ -326,7 +326,7 @@ pub async fn submit_ticket(
 ) -> Response<Body> {
     let family = partner.family;
     let tables = &app.config.tables;
-    let decode = step_span("decode", partner);
+    let decode = decode_span(partner);
     let decoded = decode.in_scope(|| adapters::decode_ticket(family, body, tables));
     let mut ticket = match decoded {
         Ok(t) => t,
@@ -367,25 +367,22 @@ pub async fn submit_ticket(
 /// hand-off id and the target are recorded when it is committed, before
 /// the span closes (its end is its last exit, so the timing stays the
 /// step's own).
-pub fn step_span(name: &'static str, partner: &PartnerConfig) -> tracing::Span {
-    match name {
-        "decode" => tracing::info_span!(
-            "decode",
-            origin = %partner.id,
-            origin_family = %partner.family,
+macro_rules! step_span {
+    ($name:literal, $partner:expr) => {
+        tracing::info_span!(
+            $name,
+            origin = %$partner.id,
+            origin_family = %$partner.family,
             handoff_id = tracing::field::Empty,
             target = tracing::field::Empty,
             target_family = tracing::field::Empty,
-        ),
-        _ => tracing::info_span!(
-            "route",
-            origin = %partner.id,
-            origin_family = %partner.family,
-            handoff_id = tracing::field::Empty,
-            target = tracing::field::Empty,
-            target_family = tracing::field::Empty,
-        ),
-    }
+        )
+    };
+}
+
+/// The `decode` span of a ticket from `partner` ([`step_span`]).
+pub fn decode_span(partner: &PartnerConfig) -> tracing::Span {
+    step_span!("decode", partner)
 }
 
 /// What a decoded submission brings to [`commit`] besides its ticket.
@@ -394,7 +391,7 @@ pub struct Submission {
     pub raw_sha256: String,
     /// The trace context the hand-off gets ([`ingress_span`]).
     pub trace: crate::trace::TraceParent,
-    /// The `decode` span ([`step_span`]), still open.
+    /// The `decode` span ([`decode_span`]), still open.
     pub decode: tracing::Span,
 }
 
@@ -432,7 +429,7 @@ pub async fn commit(
     } = submission;
     let family = partner.family;
     let tables = &app.config.tables;
-    let route_span = step_span("route", partner);
+    let route_span = step_span!("route", partner);
     let routed = route_span
         .in_scope(|| route::route(&ticket, &partner.id, family, tables, app.config.as_ref()));
     let route = match routed {

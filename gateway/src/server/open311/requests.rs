@@ -41,7 +41,7 @@ use tracing::Instrument;
 
 use super::super::App;
 use super::super::ingress::{
-    Submission, commit, ingress_span, reason_of, record_refused, sha256_hex, step_span,
+    Submission, commit, decode_span, ingress_span, reason_of, record_refused, sha256_hex,
 };
 use super::super::ratelimit::{admit, rate_limited_message, with_limit};
 use super::{API_KEY_REFUSED, Params, content_type, error, unavailable, wrong_jurisdiction};
@@ -141,7 +141,7 @@ async fn create_as(
             &errors,
         )
     };
-    let decode = step_span("decode", partner);
+    let decode = decode_span(partner);
     let decoded = decode.in_scope(|| open311::decode_post(body, app.now(), tables));
     let mut ticket = match decoded {
         Ok(t) => t,
