@@ -17,6 +17,7 @@ pub mod route;
 pub mod server;
 pub mod simulate;
 pub mod store;
+pub mod telemetry;
 pub mod tls;
 pub mod trace;
 pub mod wire;

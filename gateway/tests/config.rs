@@ -219,3 +219,29 @@ fn the_default_partner_set_is_the_committed_one() {
         );
     }
 }
+
+#[test]
+fn the_otlp_setting_is_checked_and_shown() {
+    let bad = check_broken(
+        "otlp-bad",
+        "#[telemetry]\n#log_format = \"json\"\n#otlp_endpoint = \"http://127.0.0.1:4317\"",
+        "[telemetry]\notlp_endpoint = \"https://collector.example\"",
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    let err = stderr(&bad);
+    assert!(
+        err.contains("telemetry.otlp_endpoint") && err.contains("only http://"),
+        "{err}"
+    );
+    let good = check_broken(
+        "otlp-good",
+        "#[telemetry]\n#log_format = \"json\"\n#otlp_endpoint = \"http://127.0.0.1:4317\"",
+        "[telemetry]\nlog_format = \"json\"\notlp_endpoint = \"http://127.0.0.1:4317\"",
+    );
+    assert_eq!(good.status.code(), Some(0), "{}", stderr(&good));
+    let out = String::from_utf8_lossy(&good.stdout);
+    assert!(
+        out.contains("spans exported over OTLP/gRPC to http://127.0.0.1:4317 as jjj12345-gateway"),
+        "{out}"
+    );
+}

@@ -371,11 +371,15 @@ async fn metrics_move_traces_cross_partners_and_nothing_personal_is_logged() {
         );
     }
 
-    // Every delivery to Langfang carries the hand-off's trace id.
+    // Every delivery to Langfang carries the hand-off's trace id: the
+    // partner's own for the first (its traceparent was valid), a new one
+    // for the second (its traceparent was not).
     let deliveries = h.partner("hb-131000").received().await;
     assert!(deliveries.len() >= 2);
     for id in [&first, &second] {
-        let trace = gateway::trace::trace_id(id);
+        let stored = h.handoff(id).await.trace_parent.unwrap();
+        let trace = gateway::trace::parse(&stored).unwrap().trace_id;
+        assert_eq!(trace == inbound_trace, id == &first, "{id}: trace {trace}");
         assert!(
             deliveries.iter().any(|d| d
                 .traceparent

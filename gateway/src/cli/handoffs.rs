@@ -171,7 +171,7 @@ async fn execute(store: &SqliteStore, command: HandoffsCommand) -> Result<(), St
             );
             println!(
                 "trace id   {} (the traceparent trace id of every delivery)",
-                crate::trace::trace_id(&h.id)
+                crate::trace::of_handoff(&h.id, h.trace_parent.as_deref()).trace_id
             );
             println!("\nstatus history:");
             for s in store.history(&id).await.map_err(|e| e.to_string())? {

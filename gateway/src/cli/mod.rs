@@ -63,7 +63,7 @@ enum Command {
         /// The TOML configuration file.
         #[arg(long, short)]
         config: PathBuf,
-        /// Write logs as JSON lines.
+        /// Write logs as JSON lines (as `[telemetry] log_format = "json"`).
         #[arg(long)]
         log_json: bool,
     },
@@ -187,6 +187,12 @@ fn check_config(file: &Path) -> ExitCode {
                 eprintln!("warning: {warning}");
             }
             println!("ok: {} partners", cfg.partners.len());
+            if let Some(otlp) = &cfg.telemetry.otlp {
+                println!(
+                    "spans exported over OTLP/gRPC to {} as {}",
+                    otlp.endpoint, otlp.service_name
+                );
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -3,21 +3,13 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use tracing_subscriber::EnvFilter;
+use crate::config::LogFormat;
+use crate::{config, demo, server, telemetry};
 
-use crate::{config, demo, server};
-
-/// Sets up logging: `RUST_LOG`, else `default`; text or JSON lines.
+/// Sets up logging only (no span export): `RUST_LOG`, else `default`;
+/// text or JSON lines. A second call changes nothing.
 pub fn init_logging(default: &str, json: bool) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if json {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
+    let _ = telemetry::init(default, json, None);
 }
 
 /// A multi-threaded runtime, or the reason there is none.
@@ -31,9 +23,9 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
         })
 }
 
-/// Runs the gateway until Ctrl-C or SIGTERM.
+/// Runs the gateway until Ctrl-C or SIGTERM; then flushes the spans still
+/// queued for export.
 pub fn serve(file: &Path, log_json: bool) -> ExitCode {
-    init_logging("info", log_json);
     let cfg = match config::load(file) {
         Ok(c) => c,
         Err(e) => {
@@ -45,7 +37,22 @@ pub fn serve(file: &Path, log_json: bool) -> ExitCode {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    rt.block_on(async {
+    let json = log_json || cfg.telemetry.log_format == LogFormat::Json;
+    // The exporter's gRPC connection runs on this runtime.
+    let telemetry = {
+        let _entered = rt.enter();
+        match telemetry::init("info", json, cfg.telemetry.otlp.as_ref()) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    };
+    if let Some(otlp) = &cfg.telemetry.otlp {
+        tracing::info!(endpoint = %otlp.endpoint, service = %otlp.service_name, "exporting spans over OTLP");
+    }
+    let code = rt.block_on(async {
         let running = match server::start(cfg).await {
             Ok(r) => r,
             Err(e) => {
@@ -57,7 +64,9 @@ pub fn serve(file: &Path, log_json: bool) -> ExitCode {
         tracing::info!("stopping: finishing open requests");
         running.stop().await;
         ExitCode::SUCCESS
-    })
+    });
+    telemetry.shutdown();
+    code
 }
 
 async fn wait_for_stop() {

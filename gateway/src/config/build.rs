@@ -36,6 +36,7 @@ pub(super) struct Document {
     #[serde(default)]
     limits: LimitsConfig,
     operator: Option<OperatorConfig>,
+    telemetry: Option<super::telemetry::RawTelemetry>,
     #[serde(default)]
     partners: Vec<RawPartner>,
 }
@@ -196,6 +197,11 @@ pub(super) fn build(
         .audit
         .map(|raw| super::audit::build(raw, base))
         .transpose()?;
+    let telemetry = doc
+        .telemetry
+        .map(super::telemetry::build)
+        .transpose()?
+        .unwrap_or_default();
     Ok(Config {
         file: file.to_owned(),
         sha256,
@@ -211,6 +217,7 @@ pub(super) fn build(
         audit,
         limits: doc.limits,
         operator: doc.operator,
+        telemetry,
         partners,
     })
 }

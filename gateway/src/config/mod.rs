@@ -68,6 +68,11 @@
 //! emergency_factor = 3.0        # how much emergency mode raises every count and burst (default 3.0)
 //! [operator]                    # optional: the operator listener (absent: none)
 //! listen = "127.0.0.1:9444"     # loopback only, plain HTTP: /admin/limits, /admin/emergency, /admin/reload
+//! [telemetry]                   # optional; every key optional (see `telemetry.rs`)
+//! log_format = "text"           # "text" or "json" lines on standard error
+//! otlp_endpoint = "http://127.0.0.1:4317"  # export spans over OTLP/gRPC (absent: no export)
+//! service_name = "jjj12345-gateway"        # service.name of the exported spans
+//! export_timeout = "5s"         # one export, and the flush at shutdown, at most
 //!
 //! [[partners]]                  # one table per partner
 //! id = "bj12345"                # partner id: letters, digits, '-', '_', '.'
@@ -103,6 +108,7 @@ mod duration;
 mod liaison;
 mod pem;
 mod rate;
+mod telemetry;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -120,6 +126,7 @@ pub use build::is_partner_id;
 pub use liaison::LiaisonToken;
 pub use pem::{Certs, Key};
 pub use rate::{Lanes, Limit, Rate};
+pub use telemetry::{LogFormat, OtlpConfig, TelemetryConfig};
 
 /// Why a configuration was refused. Every variant names the file; parse and
 /// validation errors also name the key (`partners[2].endpoint`,
@@ -213,6 +220,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// `[operator]`: the operator listener, if any.
     pub operator: Option<OperatorConfig>,
+    /// `[telemetry]`: log format and span export (takes a restart).
+    pub telemetry: TelemetryConfig,
     /// `[[partners]]`, in file order.
     pub partners: Vec<PartnerConfig>,
 }

@@ -164,22 +164,11 @@ async fn push(
             &[],
         );
     }
-    // The partner's trace context, when valid (invalid ones are ignored).
-    let traceparent = req
-        .headers()
-        .get(crate::trace::HEADER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(crate::trace::parse)
-        .map(|t| t.to_string());
-    let span = tracing::info_span!(
-        "ingress",
-        partner = %partner.id,
-        family = %family,
-        traceparent = traceparent.as_deref(),
-        handoff_id = tracing::field::Empty,
-    );
+    let (span, trace) = ingress_span(&partner, req.headers());
     let started = std::time::Instant::now();
-    let (kind, resp) = receive(&app, req, &partner, inbound).instrument(span).await;
+    let (kind, resp) = receive(&app, req, &partner, inbound, &trace)
+        .instrument(span)
+        .await;
     if kind == Some(Kind::Ticket) && resp.status().is_success() {
         let family = family.to_string();
         app.metrics.observe(
@@ -191,6 +180,31 @@ async fn push(
     resp
 }
 
+/// The `ingress` span of a submission from `partner` and the trace
+/// context a hand-off made of it gets: the partner's own trace continued
+/// when its `traceparent` is valid (invalid ones are ignored), else a new
+/// trace ([`crate::trace::begin`]).
+pub fn ingress_span(
+    partner: &PartnerConfig,
+    headers: &http::HeaderMap,
+) -> (tracing::Span, crate::trace::TraceParent) {
+    let inbound = headers
+        .get(crate::trace::HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::trace::parse);
+    let span = tracing::info_span!(
+        "ingress",
+        partner = %partner.id,
+        family = %partner.family,
+        traceparent = inbound.as_ref().map(tracing::field::display),
+        handoff_id = tracing::field::Empty,
+        target = tracing::field::Empty,
+        target_family = tracing::field::Empty,
+    );
+    let trace = crate::trace::begin(&span, inbound.as_ref());
+    (span, trace)
+}
+
 /// A push from a known partner speaking its own family: reads the body,
 /// finds the operation (when it got that far), submits.
 async fn receive(
@@ -198,6 +212,7 @@ async fn receive(
     req: Request<Incoming>,
     partner: &PartnerConfig,
     inbound: wire::Inbound,
+    trace: &crate::trace::TraceParent,
 ) -> (Option<Kind>, Response<Body>) {
     let family = inbound.family;
     let soap_action = req
@@ -221,7 +236,7 @@ async fn receive(
         },
     };
     let resp = match kind {
-        Kind::Ticket => submit_ticket(app, partner, &body, raw_sha256).await,
+        Kind::Ticket => submit_ticket(app, partner, &body, raw_sha256, trace).await,
         Kind::Status => super::status::submit_status(app, partner, &body, &raw_sha256).await,
     };
     (Some(kind), resp)
@@ -307,11 +322,12 @@ pub async fn submit_ticket(
     partner: &PartnerConfig,
     body: &[u8],
     raw_sha256: String,
+    trace: &crate::trace::TraceParent,
 ) -> Response<Body> {
     let family = partner.family;
     let tables = &app.config.tables;
-    let decoded = tracing::info_span!("decode", partner = %partner.id, family = %family)
-        .in_scope(|| adapters::decode_ticket(family, body, tables));
+    let decode = decode_span(partner);
+    let decoded = decode.in_scope(|| adapters::decode_ticket(family, body, tables));
     let mut ticket = match decoded {
         Ok(t) => t,
         Err(e) => {
@@ -338,8 +354,45 @@ pub async fn submit_ticket(
         Ok(limit) => limit,
         Err(decision) => return rate_limited(family, &decision),
     };
-    let resp = commit_ticket(app, partner, ticket, raw_sha256).await;
+    let submission = Submission {
+        raw_sha256,
+        trace: trace.clone(),
+        decode,
+    };
+    let resp = commit_ticket(app, partner, ticket, submission).await;
     with_limit(resp, limit.as_ref())
+}
+
+/// A span of a step before the hand-off exists (`decode`, `route`): the
+/// hand-off id and the target are recorded when it is committed, before
+/// the span closes (its end is its last exit, so the timing stays the
+/// step's own).
+macro_rules! step_span {
+    ($name:literal, $partner:expr) => {
+        tracing::info_span!(
+            $name,
+            origin = %$partner.id,
+            origin_family = %$partner.family,
+            handoff_id = tracing::field::Empty,
+            target = tracing::field::Empty,
+            target_family = tracing::field::Empty,
+        )
+    };
+}
+
+/// The `decode` span of a ticket from `partner` ([`step_span`]).
+pub fn decode_span(partner: &PartnerConfig) -> tracing::Span {
+    step_span!("decode", partner)
+}
+
+/// What a decoded submission brings to [`commit`] besides its ticket.
+pub struct Submission {
+    /// Hex SHA-256 of the inbound bytes.
+    pub raw_sha256: String,
+    /// The trace context the hand-off gets ([`ingress_span`]).
+    pub trace: crate::trace::TraceParent,
+    /// The `decode` span ([`decode_span`]), still open.
+    pub decode: tracing::Span,
 }
 
 /// Routes a decoded ticket and commits the hand-off, answering in the
@@ -348,10 +401,10 @@ pub async fn commit_ticket(
     app: &App,
     partner: &PartnerConfig,
     ticket: schemas::Ticket,
-    raw_sha256: String,
+    submission: Submission,
 ) -> Response<Body> {
     let family = partner.family;
-    match commit(app, partner, ticket, raw_sha256).await {
+    match commit(app, partner, ticket, submission).await {
         Ok(receipt) => receipt_reply(family, &receipt.handoff_id, receipt.audit_seq),
         Err((status, message, errors)) => refuse(family, status, &message, &errors),
     }
@@ -361,15 +414,23 @@ pub async fn commit_ticket(
 /// every submission. Gives the receipt (a duplicate submission's is the
 /// first one), or the refusal to render, with field names of the
 /// partner's family. Refusals of routing are recorded in the audit trail.
+/// The steps' spans (the current `ingress`, `decode`, `route`, `commit`)
+/// get the hand-off id and the target once it is committed.
 pub async fn commit(
     app: &App,
     partner: &PartnerConfig,
     ticket: schemas::Ticket,
-    raw_sha256: String,
+    submission: Submission,
 ) -> Result<Receipt, Refusal> {
+    let Submission {
+        raw_sha256,
+        trace,
+        decode,
+    } = submission;
     let family = partner.family;
     let tables = &app.config.tables;
-    let routed = tracing::info_span!("route", origin = %partner.id, family = %family)
+    let route_span = step_span!("route", partner);
+    let routed = route_span
         .in_scope(|| route::route(&ticket, &partner.id, family, tables, app.config.as_ref()));
     let route = match routed {
         Ok(r) => r,
@@ -423,6 +484,7 @@ pub async fn commit(
         target_family = %target.family,
         kind = route.kind.as_str(),
         handoff_id = tracing::field::Empty,
+        outcome = tracing::field::Empty,
     );
     let new = NewHandoff {
         origin_partner: partner.id.clone(),
@@ -437,13 +499,27 @@ pub async fn commit(
         ack_by,
         resolve_by,
         now,
+        trace_parent: Some(trace.to_string()),
     };
     let submitted = app.store.submit(new).instrument(commit_span.clone()).await;
     if let Ok(s) = &submitted {
+        // A repeat's spans name the hand-off it repeats (in the repeat's
+        // own trace: the hand-off keeps the first one's).
         let id = s.receipt().handoff_id.as_str();
+        let outcome = match s {
+            Submitted::Created(_) => "created",
+            Submitted::Duplicate { .. } => "duplicate",
+            Submitted::Conflict { .. } => "conflict",
+        };
         commit_span.record("handoff_id", tracing::field::display(id));
-        tracing::Span::current().record("handoff_id", tracing::field::display(id));
+        commit_span.record("outcome", outcome);
+        for step in [&tracing::Span::current(), &decode, &route_span] {
+            step.record("handoff_id", tracing::field::display(id));
+            step.record("target", tracing::field::display(&route.partner));
+            step.record("target_family", tracing::field::display(target.family));
+        }
     }
+    drop((decode, route_span));
     match submitted {
         Ok(Submitted::Created(receipt)) => {
             tracing::info!(handoff_id = %receipt.handoff_id, origin = %partner.id, target = %route.partner, kind = route.kind.as_str(), "hand-off received");

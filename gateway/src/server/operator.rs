@@ -165,6 +165,7 @@ fn restart_keys(running: &Config, new: &Config) -> Vec<String> {
     differs("operator.listen", running.operator != new.operator);
     differs("delivery", running.delivery != new.delivery);
     differs("escalation", running.escalation != new.escalation);
+    differs("telemetry", running.telemetry != new.telemetry);
     for p in &new.partners {
         match running.partner(&p.id) {
             None => keys.push(format!("partners[{}] (added)", p.id)),

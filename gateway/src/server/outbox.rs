@@ -332,14 +332,24 @@ enum Landing {
 /// One message, in its own task: the attempt, then its outcome recorded
 /// (so that the outcomes of messages in flight together share commits).
 async fn fly(app: Arc<App>, partner: Arc<PartnerConfig>, item: OutboxItem) -> Landing {
+    let parties = &item.parties;
+    // `to` is whom this message goes to: the hand-off's target for the
+    // ticket, either side for a status.
     let span = tracing::info_span!(
         "delivery",
         handoff_id = %item.handoff_id,
-        origin = %item.parties.origin_partner,
-        target = %partner.id,
+        origin = %parties.origin_partner,
+        origin_family = %parties.origin_family,
+        target = %parties.target_partner,
+        target_family = %parties.target_family,
+        to = %partner.id,
         family = %partner.family,
         payload = item.kind().as_str(),
         attempt = item.attempts + 1,
+    );
+    crate::trace::adopt(
+        &span,
+        &crate::trace::of_handoff(&item.handoff_id, parties.trace_parent.as_deref()),
     );
     let outcome = attempt(&app, &partner, &item).instrument(span).await;
     land(&app, &partner.id, &item, outcome).await
@@ -549,7 +559,14 @@ async fn attempt(app: &App, partner: &PartnerConfig, item: &OutboxItem) -> Attem
     if family == Family::HbSoap {
         headers.push(("soapaction", wire::soap_action(kind)));
     }
-    let traceparent = crate::trace::for_delivery(&item.handoff_id, item.id, item.attempts);
+    // The attempt's own span (a child of the hand-off's trace) is the
+    // parent of whatever the partner does with the message.
+    let traceparent = crate::trace::outbound(
+        &tracing::Span::current(),
+        &crate::trace::of_handoff(&item.handoff_id, parties.trace_parent.as_deref()),
+        item.id,
+        item.attempts,
+    );
     headers.push((crate::trace::HEADER, traceparent.as_str()));
     let reply = match app.client.post(&url, &headers, Bytes::from(bytes)).await {
         Ok(r) => r,

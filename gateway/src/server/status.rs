@@ -134,8 +134,24 @@ pub async fn apply_status_core(
         family = %family,
         side = side.as_str(),
         status = status.as_str(),
+        origin = %handoff.origin_partner,
+        origin_family = %handoff.origin_family,
+        target = %handoff.target_partner,
+        target_family = %handoff.target_family,
     );
-    tracing::Span::current().record("handoff_id", tracing::field::display(handoff_id));
+    // In the hand-off's trace, linked to the request's own (the partner's
+    // trace, or a new one when it sent none).
+    let request = tracing::Span::current();
+    crate::trace::adopt(
+        &span,
+        &crate::trace::of_handoff(handoff_id, handoff.trace_parent.as_deref()),
+    );
+    {
+        use opentelemetry::trace::TraceContextExt;
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+        span.add_link(request.context().span().span_context().clone());
+    }
+    request.record("handoff_id", tracing::field::display(handoff_id));
     match app
         .store
         .apply_status(handoff_id, update, side, app.notify(other))

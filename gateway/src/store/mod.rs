@@ -126,6 +126,10 @@ pub struct NewHandoff {
     /// When the gateway received it: the `received` history entry's time
     /// and the first delivery attempt's.
     pub now: Timestamp,
+    /// The hand-off's trace context as a W3C `traceparent`
+    /// ([`crate::trace`]), kept for the spans and `traceparent` headers of
+    /// every later step.
+    pub trace_parent: Option<String>,
 }
 
 /// What a receipt (HTTP 202) carries.

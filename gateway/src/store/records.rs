@@ -100,6 +100,12 @@ pub struct Parties {
     pub target_partner: String,
     /// The target's own ticket id, once its reply gave one.
     pub target_ticket_id: Option<String>,
+    /// The origin's format family.
+    pub origin_family: adapters::Family,
+    /// The target's format family.
+    pub target_family: adapters::Family,
+    /// The hand-off's trace context (`traceparent` form), when stored.
+    pub trace_parent: Option<String>,
 }
 
 impl OutboxItem {
@@ -153,6 +159,10 @@ pub struct HandoffRecord {
     pub created_at: Timestamp,
     /// When it last changed.
     pub updated_at: Timestamp,
+    /// The hand-off's trace context (a W3C `traceparent`: its trace id
+    /// and the span every later step hangs under); `None` for hand-offs
+    /// stored before schema version 3 ([`crate::trace::of_handoff`]).
+    pub trace_parent: Option<String>,
 }
 
 /// How a status update was handled.

@@ -38,7 +38,10 @@ use crate::lifecycle::{Overdue, Side};
 /// The schema, applied to a new file.
 const SCHEMA: &str = include_str!("sqlite/schema.sql");
 /// The schema version this gateway writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
+/// From schema version 2: hand-offs gain their trace context (older rows
+/// keep NULL: their trace id is derived from the hand-off id).
+const MIGRATE_2_3: &str = "ALTER TABLE handoffs ADD COLUMN trace_parent TEXT;";
 /// From schema version 1: the events table gains the `emergency_mode`
 /// kind (SQLite cannot change a CHECK in place, so the table is copied).
 const MIGRATE_1_2: &str = "
@@ -301,9 +304,14 @@ fn create_schema(conn: &Connection, version: i64) -> Result<()> {
             Ok(())
         }
         SCHEMA_VERSION => Ok(()),
-        1 => {
+        1 | 2 => {
+            let steps = if version == 1 {
+                format!("{MIGRATE_1_2}; {MIGRATE_2_3}")
+            } else {
+                MIGRATE_2_3.to_owned()
+            };
             conn.execute_batch(&format!(
-                "BEGIN IMMEDIATE; {MIGRATE_1_2}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                "BEGIN IMMEDIATE; {steps}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
             ))
             .inspect_err(|_| {
                 let _ = conn.execute_batch("ROLLBACK");

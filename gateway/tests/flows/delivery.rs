@@ -224,7 +224,20 @@ async fn a_dead_letter_is_shown_and_redelivered_by_the_operator() {
         show.contains("after queued") && show.contains("after received"),
         "{show}"
     );
-    assert!(show.contains(&gateway::trace::trace_id(&id)), "{show}");
+    // The trace id the hand-off was given at its arrival, as every
+    // delivery sent it.
+    let stored = h.handoff(&id).await.trace_parent.unwrap();
+    let trace = gateway::trace::parse(&stored).unwrap().trace_id;
+    let sent = h.received("hb-131000", Kind::Ticket).await;
+    assert!(
+        sent.iter().any(|d| d
+            .traceparent
+            .as_deref()
+            .and_then(gateway::trace::parse)
+            .is_some_and(|t| t.trace_id == trace)),
+        "no delivery carries trace id {trace}"
+    );
+    assert!(show.contains(&format!("trace id   {trace}")), "{show}");
     h.stop().await;
 }
 

@@ -37,9 +37,12 @@ use chrono::TimeDelta;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use schemas::{Caller, Ticket, Timestamp};
+use tracing::Instrument;
 
 use super::super::App;
-use super::super::ingress::{commit, reason_of, record_refused, sha256_hex};
+use super::super::ingress::{
+    Submission, commit, decode_span, ingress_span, reason_of, record_refused, sha256_hex,
+};
 use super::super::ratelimit::{admit, rate_limited_message, with_limit};
 use super::{API_KEY_REFUSED, Params, content_type, error, unavailable, wrong_jurisdiction};
 use crate::http::{Body, BodyError, read_body, respond};
@@ -70,6 +73,7 @@ fn from_open311(record: &HandoffRecord) -> bool {
 
 /// `POST requests`.
 pub(super) async fn create(app: &App, syntax: Syntax, req: Request<Incoming>) -> Response<Body> {
+    let headers = req.headers().clone();
     let body = match form_body(app, syntax, req).await {
         Ok(b) => b,
         Err(resp) => return resp,
@@ -104,6 +108,21 @@ pub(super) async fn create(app: &App, syntax: Syntax, req: Request<Incoming>) ->
         .await;
         return resp;
     }
+    let (span, trace) = ingress_span(&partner, &headers);
+    create_as(app, syntax, &partner, &body, raw_sha256, trace)
+        .instrument(span)
+        .await
+}
+
+/// `POST requests` from a known partner, in its `ingress` span.
+async fn create_as(
+    app: &App,
+    syntax: Syntax,
+    partner: &crate::config::PartnerConfig,
+    body: &[u8],
+    raw_sha256: String,
+    trace: crate::trace::TraceParent,
+) -> Response<Body> {
     let tables = &app.config.tables;
     let refused = async |errors: Vec<FieldError>| {
         let status = StatusCode::BAD_REQUEST;
@@ -122,7 +141,9 @@ pub(super) async fn create(app: &App, syntax: Syntax, req: Request<Incoming>) ->
             &errors,
         )
     };
-    let mut ticket = match open311::decode_post(&body, app.now(), tables) {
+    let decode = decode_span(partner);
+    let decoded = decode.in_scope(|| open311::decode_post(body, app.now(), tables));
+    let mut ticket = match decoded {
         Ok(t) => t,
         Err(e) => return refused(e.field_errors()).await,
     };
@@ -136,7 +157,7 @@ pub(super) async fn create(app: &App, syntax: Syntax, req: Request<Incoming>) ->
     ticket.origin_partner = Some(partner.id.clone());
     ticket.origin_ticket_id = ulid::Ulid::generate().to_string();
     let urgent = ticket.urgency == schemas::Urgency::Urgent;
-    let limit = match admit(app, &partner, urgent, &raw_sha256).await {
+    let limit = match admit(app, partner, urgent, &raw_sha256).await {
         Ok(limit) => limit,
         Err(decision) => {
             let status = StatusCode::TOO_MANY_REQUESTS;
@@ -144,7 +165,12 @@ pub(super) async fn create(app: &App, syntax: Syntax, req: Request<Incoming>) ->
             return with_limit(resp, Some(&decision));
         }
     };
-    let resp = match commit(app, &partner, ticket, raw_sha256.clone()).await {
+    let submission = Submission {
+        raw_sha256,
+        trace,
+        decode,
+    };
+    let resp = match commit(app, partner, ticket, submission).await {
         Ok(receipt) => respond(
             StatusCode::OK,
             content_type(syntax),

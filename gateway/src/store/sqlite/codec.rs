@@ -150,7 +150,7 @@ pub(super) fn seq(n: i64) -> Result<u64, StoreError> {
 pub(super) const HANDOFF_COLUMNS: &str = "h.id, h.origin_partner, h.origin_ticket_id, \
     h.origin_family, h.target_partner, h.target_family, h.kind, h.urgency, h.state, \
     h.ack_overdue, h.answer_overdue, h.content_sha256, h.raw_sha256, h.ticket_json, \
-    h.target_ticket_id, h.ack_by, h.resolve_by, h.created_at, h.updated_at";
+    h.target_ticket_id, h.ack_by, h.resolve_by, h.created_at, h.updated_at, h.trace_parent";
 
 /// A `handoffs` row selected with [`HANDOFF_COLUMNS`].
 pub(super) fn handoff(row: &Row<'_>) -> Result<HandoffRecord, StoreError> {
@@ -176,6 +176,7 @@ pub(super) fn handoff(row: &Row<'_>) -> Result<HandoffRecord, StoreError> {
         resolve_by: time(row.get(16)?)?,
         created_at: time(row.get(17)?)?,
         updated_at: time(row.get(18)?)?,
+        trace_parent: row.get(19)?,
     })
 }
 
@@ -232,7 +233,8 @@ pub(super) fn hash(bytes: Vec<u8>) -> Result<crate::audit::merkle::Hash, StoreEr
 pub(super) const OUTBOX_COLUMNS: &str = "o.id, o.handoff_id, o.target_partner, h.urgency, \
     o.kind, o.payload_json, o.state, o.attempts, o.next_attempt_at, o.last_error, \
     o.created_at, o.queued_at, o.delivered_at, \
-    h.origin_partner, h.origin_ticket_id, h.target_partner, h.target_ticket_id";
+    h.origin_partner, h.origin_ticket_id, h.target_partner, h.target_ticket_id, \
+    h.origin_family, h.target_family, h.trace_parent";
 
 /// An `outbox` row selected with [`OUTBOX_COLUMNS`].
 pub(super) fn outbox(row: &Row<'_>) -> Result<OutboxItem, StoreError> {
@@ -262,6 +264,9 @@ pub(super) fn outbox(row: &Row<'_>) -> Result<OutboxItem, StoreError> {
             origin_ticket_id: row.get(14)?,
             target_partner: row.get(15)?,
             target_ticket_id: row.get(16)?,
+            origin_family: family(&row.get::<_, String>(17)?)?,
+            target_family: family(&row.get::<_, String>(18)?)?,
+            trace_parent: row.get(19)?,
         },
     })
 }

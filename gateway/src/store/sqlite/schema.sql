@@ -1,5 +1,6 @@
--- The gateway's embedded store, schema version 2 (version 1 lacked the
--- 'emergency_mode' event kind; see MIGRATE_1_2 in sqlite.rs).
+-- The gateway's embedded store, schema version 3 (version 1 lacked the
+-- 'emergency_mode' event kind, version 2 handoffs.trace_parent; see
+-- MIGRATE_1_2 and MIGRATE_2_3 in sqlite.rs).
 -- Times are Unix milliseconds (UTC). Personal data lives only in
 -- handoffs.ticket_json (and in what partners write in status comments).
 
@@ -24,6 +25,7 @@ CREATE TABLE handoffs (
     resolve_by       INTEGER NOT NULL,
     created_at       INTEGER NOT NULL,
     updated_at       INTEGER NOT NULL,
+    trace_parent     TEXT,                      -- W3C traceparent of the hand-off's trace (NULL before version 3)
     UNIQUE (origin_partner, origin_ticket_id)
 ) STRICT;
 

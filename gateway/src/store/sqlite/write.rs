@@ -306,8 +306,8 @@ pub(super) fn submit(tx: &mut Tx<'_>, new: NewHandoff) -> Result<Submitted> {
         .prepare_cached(
             "INSERT INTO handoffs (id, origin_partner, origin_ticket_id, origin_family, \
              target_partner, target_family, kind, urgency, state, content_sha256, raw_sha256, \
-             ticket_json, ack_by, resolve_by, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'received', ?9, ?10, ?11, ?12, ?13, ?14, ?14)",
+             ticket_json, ack_by, resolve_by, created_at, updated_at, trace_parent) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'received', ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15)",
         )?
         .execute(params![
             id,
@@ -323,7 +323,8 @@ pub(super) fn submit(tx: &mut Tx<'_>, new: NewHandoff) -> Result<Submitted> {
             ticket_json,
             ms(&new.ack_by),
             ms(&new.resolve_by),
-            ms(&tx.now)
+            ms(&tx.now),
+            new.trace_parent
         ])?;
     let received = StatusUpdate {
         handoff_id: Some(id.clone()),

@@ -85,6 +85,7 @@ fn new_handoff(ticket: &Ticket, origin_ticket_id: &str, target: &str) -> NewHand
         ack_by: received + TimeDelta::hours(2),
         resolve_by: received + TimeDelta::hours(24),
         now: received,
+        trace_parent: None,
     }
 }
 
@@ -497,7 +498,7 @@ fn a_newer_schema_is_refused_and_outside_a_runtime_reads_fail_cleanly() {
         SqliteStore::open(&dir.db()),
         Err(StoreError::SchemaVersion {
             found: 7,
-            supported: 2
+            supported: 3
         })
     ));
     let fresh = TempDir::new();
@@ -530,6 +531,11 @@ async fn a_version_1_store_is_migrated_keeping_its_events() {
     let dir = TempDir::new();
     {
         let v1 = SCHEMA.replace(",\n                    'emergency_mode'", "");
+        let v1 = v1
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("trace_parent"))
+            .collect::<Vec<_>>()
+            .join("\n");
         assert_ne!(v1, SCHEMA);
         let conn = Connection::open(dir.db()).unwrap();
         conn.execute_batch(&v1).unwrap();
@@ -563,5 +569,44 @@ async fn a_version_1_store_is_migrated_keeping_its_events() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
+}
+
+/// A store of schema version 2 (hand-offs without their trace context)
+/// opens: its hand-offs read back without one, new ones keep theirs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_2_store_is_migrated_keeping_its_handoffs() {
+    let dir = TempDir::new();
+    let old = {
+        let store = SqliteStore::open(&dir.db()).unwrap();
+        created(
+            store
+                .submit(new_handoff(&sample_ticket(), "BJ-OLD", "hb-131000"))
+                .await
+                .unwrap(),
+        )
+    };
+    {
+        let conn = Connection::open(dir.db()).unwrap();
+        conn.execute_batch(
+            "ALTER TABLE handoffs DROP COLUMN trace_parent; PRAGMA user_version = 2;",
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&dir.db()).unwrap();
+    let h = store.handoff(&old.handoff_id).await.unwrap().unwrap();
+    assert_eq!(h.trace_parent, None);
+    let mut new = new_handoff(&sample_ticket(), "BJ-NEW", "hb-131000");
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    new.trace_parent = Some(traceparent.into());
+    let id = created(store.submit(new).await.unwrap()).handoff_id;
+    assert!(id > old.handoff_id);
+    let h = store.handoff(&id).await.unwrap().unwrap();
+    assert_eq!(h.trace_parent.as_deref(), Some(traceparent));
+    drop(store);
+    let conn = Connection::open(dir.db()).unwrap();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 3);
 }
