@@ -38,7 +38,16 @@ use crate::lifecycle::{Overdue, Side};
 /// The schema, applied to a new file.
 const SCHEMA: &str = include_str!("sqlite/schema.sql");
 /// The schema version this gateway writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
+/// From schema version 3: an outbox message carries its hand-off's lane,
+/// so a target's urgent lane is read from an index instead of by joining
+/// every pending message with its hand-off.
+const MIGRATE_3_4: &str = "
+ALTER TABLE outbox ADD COLUMN urgent INTEGER NOT NULL DEFAULT 0 CHECK (urgent IN (0, 1));
+UPDATE outbox SET urgent = 1
+    WHERE handoff_id IN (SELECT id FROM handoffs WHERE urgency = 'urgent');
+CREATE INDEX outbox_lanes ON outbox (target_partner, state, urgent, id);
+";
 /// From schema version 2: hand-offs gain their trace context (older rows
 /// keep NULL: their trace id is derived from the hand-off id).
 const MIGRATE_2_3: &str = "ALTER TABLE handoffs ADD COLUMN trace_parent TEXT;";
@@ -304,12 +313,13 @@ fn create_schema(conn: &Connection, version: i64) -> Result<()> {
             Ok(())
         }
         SCHEMA_VERSION => Ok(()),
-        1 | 2 => {
-            let steps = if version == 1 {
-                format!("{MIGRATE_1_2}; {MIGRATE_2_3}")
-            } else {
-                MIGRATE_2_3.to_owned()
-            };
+        1..SCHEMA_VERSION => {
+            let steps: Vec<&str> = [(1, MIGRATE_1_2), (2, MIGRATE_2_3), (3, MIGRATE_3_4)]
+                .into_iter()
+                .filter(|(from, _)| *from >= version)
+                .map(|(_, step)| step)
+                .collect();
+            let steps = steps.join(";");
             conn.execute_batch(&format!(
                 "BEGIN IMMEDIATE; {steps}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
             ))

@@ -88,10 +88,10 @@ pub(super) fn list_handoffs(
     )
 }
 
-/// The filter of a target's pending messages in lane `{lane}`: `=` for
-/// urgent hand-offs, `<>` for the others.
+/// The filter of a target's pending messages in lane `{lane}`: 1 for
+/// urgent hand-offs, 0 for the others (index `outbox_lanes`).
 const LANE: &str = "FROM outbox o JOIN handoffs h ON h.id = o.handoff_id \
-     WHERE o.target_partner = ?1 AND o.state = 'pending' AND h.urgency {lane} 'urgent' \
+     WHERE o.target_partner = ?1 AND o.state = 'pending' AND o.urgent = {lane} \
      ORDER BY o.id";
 
 /// One statement (one snapshot) over both lanes: `select` of the first
@@ -103,7 +103,7 @@ fn lanes_sql(select: &str, limit: &str) -> String {
             LANE.replace("{lane}", op)
         )
     };
-    format!("{} UNION ALL {}", lane("="), lane("<>"))
+    format!("{} UNION ALL {}", lane("1"), lane("0"))
 }
 
 pub(super) fn due_deliveries(

@@ -1,6 +1,6 @@
--- The gateway's embedded store, schema version 3 (version 1 lacked the
--- 'emergency_mode' event kind, version 2 handoffs.trace_parent; see
--- MIGRATE_1_2 and MIGRATE_2_3 in sqlite.rs).
+-- The gateway's embedded store, schema version 4 (version 1 lacked the
+-- 'emergency_mode' event kind, version 2 handoffs.trace_parent, version 3
+-- outbox.urgent; see MIGRATE_1_2, MIGRATE_2_3 and MIGRATE_3_4 in sqlite.rs).
 -- Times are Unix milliseconds (UTC). Personal data lives only in
 -- handoffs.ticket_json (and in what partners write in status comments).
 
@@ -60,10 +60,12 @@ CREATE TABLE outbox (
     last_error      TEXT,
     created_at      INTEGER NOT NULL,
     queued_at       INTEGER NOT NULL,           -- created_at, or the last redelivery
-    delivered_at    INTEGER
+    delivered_at    INTEGER,
+    urgent          INTEGER NOT NULL DEFAULT 0 CHECK (urgent IN (0, 1))  -- the hand-off's lane
 ) STRICT;
 
 CREATE INDEX outbox_queue ON outbox (target_partner, state, id);
+CREATE INDEX outbox_lanes ON outbox (target_partner, state, urgent, id);
 CREATE INDEX outbox_by_handoff ON outbox (handoff_id, id);
 
 CREATE TABLE events (

@@ -117,8 +117,9 @@ impl Tx<'_> {
         self.conn
             .prepare_cached(
                 "INSERT INTO outbox (handoff_id, target_partner, kind, payload_json, state, \
-                 attempts, next_attempt_at, created_at, queued_at) \
-                 VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, ?6, ?6)",
+                 attempts, next_attempt_at, created_at, queued_at, urgent) \
+                 VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, ?6, ?6, \
+                 (SELECT urgency = 'urgent' FROM handoffs WHERE id = ?1))",
             )?
             .execute(params![
                 handoff_id,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use adapters::Family;
 use chrono::TimeDelta;
-use schemas::{Status, StatusUpdate, Tables, Ticket, Timestamp};
+use schemas::{Status, StatusUpdate, Tables, Ticket, Timestamp, Urgency};
 
 use super::*;
 
@@ -498,7 +498,7 @@ fn a_newer_schema_is_refused_and_outside_a_runtime_reads_fail_cleanly() {
         SqliteStore::open(&dir.db()),
         Err(StoreError::SchemaVersion {
             found: 7,
-            supported: 3
+            supported: 4
         })
     ));
     let fresh = TempDir::new();
@@ -532,8 +532,14 @@ async fn a_version_1_store_is_migrated_keeping_its_events() {
     {
         let v1 = SCHEMA.replace(",\n                    'emergency_mode'", "");
         let v1 = v1
+            .replace("delivered_at    INTEGER,\n", "delivered_at    INTEGER\n")
             .lines()
-            .filter(|l| !l.trim_start().starts_with("trace_parent"))
+            .filter(|l| {
+                let l = l.trim_start();
+                !l.starts_with("trace_parent")
+                    && !l.starts_with("urgent ")
+                    && !l.starts_with("CREATE INDEX outbox_lanes")
+            })
             .collect::<Vec<_>>()
             .join("\n");
         assert_ne!(v1, SCHEMA);
@@ -569,7 +575,7 @@ async fn a_version_1_store_is_migrated_keeping_its_events() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, super::SCHEMA_VERSION);
 }
 
 /// A store of schema version 2 (hand-offs without their trace context)
@@ -589,7 +595,8 @@ async fn a_version_2_store_is_migrated_keeping_its_handoffs() {
     {
         let conn = Connection::open(dir.db()).unwrap();
         conn.execute_batch(
-            "ALTER TABLE handoffs DROP COLUMN trace_parent; PRAGMA user_version = 2;",
+            "DROP INDEX outbox_lanes; ALTER TABLE outbox DROP COLUMN urgent; \
+             ALTER TABLE handoffs DROP COLUMN trace_parent; PRAGMA user_version = 2;",
         )
         .unwrap();
     }
@@ -608,5 +615,40 @@ async fn a_version_2_store_is_migrated_keeping_its_handoffs() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, super::SCHEMA_VERSION);
+}
+
+/// A store of schema version 3 (outbox messages without their lane) is
+/// migrated: a pending message of an urgent hand-off, queued after a
+/// normal one, is still the first due.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_3_store_keeps_its_urgent_lane() {
+    let dir = TempDir::new();
+    let urgent_id = {
+        let store = SqliteStore::open(&dir.db()).unwrap();
+        let mut normal = new_handoff(&sample_ticket(), "BJ-NORMAL", "hb-131000");
+        normal.urgency = Urgency::Normal;
+        normal.ticket.urgency = Urgency::Normal;
+        store.submit(normal).await.unwrap();
+        let mut urgent = new_handoff(&sample_ticket(), "BJ-URGENT", "hb-131000");
+        urgent.urgency = Urgency::Urgent;
+        urgent.ticket.urgency = Urgency::Urgent;
+        created(store.submit(urgent).await.unwrap()).handoff_id
+    };
+    {
+        let conn = Connection::open(dir.db()).unwrap();
+        conn.execute_batch(
+            "DROP INDEX outbox_lanes; ALTER TABLE outbox DROP COLUMN urgent; \
+             PRAGMA user_version = 3;",
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&dir.db()).unwrap();
+    let due = store
+        .due_deliveries("hb-131000", now() + TimeDelta::seconds(1), 10)
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 2);
+    assert_eq!(due[0].handoff_id, urgent_id);
+    assert_eq!(due[0].urgency, Urgency::Urgent);
 }
