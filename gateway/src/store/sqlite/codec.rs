@@ -231,7 +231,7 @@ pub(super) fn hash(bytes: Vec<u8>) -> Result<crate::audit::merkle::Hash, StoreEr
 /// The columns [`outbox`] reads, in order (prefix `o.`, joined with the
 /// hand-off as `h`).
 pub(super) const OUTBOX_COLUMNS: &str = "o.id, o.handoff_id, o.target_partner, h.urgency, \
-    o.kind, o.payload_json, o.state, o.attempts, o.next_attempt_at, o.last_error, \
+    o.kind, COALESCE(NULLIF(o.payload_json, ''), h.ticket_json), o.state, o.attempts, o.next_attempt_at, o.last_error, \
     o.created_at, o.queued_at, o.delivered_at, \
     h.origin_partner, h.origin_ticket_id, h.target_partner, h.target_ticket_id, \
     h.origin_family, h.target_family, h.trace_parent";

@@ -8,7 +8,7 @@ use schemas::{Status, StatusUpdate, Timestamp};
 use serde_json::json;
 
 use super::codec::{self, ms};
-use super::write::{Head, Tx};
+use super::write::{Head, Queued, Tx};
 use crate::lifecycle::{self, Overdue, Side, Verdict};
 use crate::store::{
     DeliveryRecorded, DeliveryResult, EventKind, MessageKind, Notify, StatusOutcome, StoreError,
@@ -235,17 +235,7 @@ pub(super) fn mark_overdue(
         }),
     )?;
     if let Some(to) = escalate {
-        let ticket_json: String = tx
-            .conn
-            .prepare_cached("SELECT ticket_json FROM handoffs WHERE id = ?1")?
-            .query_row([handoff_id], |r| r.get(0))?;
-        let outbox_id = tx.enqueue(
-            handoff_id,
-            &to.partner,
-            MessageKind::Ticket,
-            &ticket_json,
-            &now,
-        )?;
+        let outbox_id = tx.enqueue(handoff_id, &to.partner, Queued::Ticket, &now)?;
         tx.event(
             Some(handoff_id),
             EventKind::Escalated,

@@ -53,7 +53,7 @@ CREATE TABLE outbox (
     handoff_id      TEXT NOT NULL REFERENCES handoffs (id),
     target_partner  TEXT NOT NULL,
     kind            TEXT NOT NULL CHECK (kind IN ('ticket', 'status')),
-    payload_json    TEXT NOT NULL,              -- canonical Ticket or StatusUpdate
+    payload_json    TEXT NOT NULL,              -- canonical StatusUpdate; '' for a ticket: the hand-off's ticket_json
     state           TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'dead')),
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at INTEGER NOT NULL,

@@ -17,6 +17,13 @@ use crate::store::{
     StoreError, Submitted,
 };
 
+/// A message to queue: the hand-off's own ticket, or a status update
+/// (canonical JSON).
+pub(super) enum Queued<'a> {
+    Ticket,
+    Status(&'a str),
+}
+
 /// What a command works with: the batch's connection (inside the
 /// transaction), the id generator and the writer's clock.
 pub(super) struct Tx<'a> {
@@ -105,15 +112,20 @@ impl Tx<'_> {
         Ok(seq)
     }
 
-    /// Queues a message; returns its outbox id.
+    /// Queues a message; returns its outbox id. A ticket message is the
+    /// hand-off's own ticket: its payload is not stored twice (an empty
+    /// `payload_json` reads as the hand-off's `ticket_json`).
     pub(super) fn enqueue(
         &self,
         handoff_id: &str,
         partner: &str,
-        kind: MessageKind,
-        payload_json: &str,
+        message: Queued<'_>,
         due: &Timestamp,
     ) -> Result<i64> {
+        let (kind, payload_json) = match message {
+            Queued::Ticket => (MessageKind::Ticket, ""),
+            Queued::Status(json) => (MessageKind::Status, json),
+        };
         self.conn
             .prepare_cached(
                 "INSERT INTO outbox (handoff_id, target_partner, kind, payload_json, state, \
@@ -212,7 +224,7 @@ impl Tx<'_> {
             };
             let json = serde_json::to_string(&message)?;
             outbox_id =
-                Some(self.enqueue(&head.id, &to.partner, MessageKind::Status, &json, &self.now)?);
+                Some(self.enqueue(&head.id, &to.partner, Queued::Status(&json), &self.now)?);
         }
         let kind = match verdict {
             Verdict::Refuse(_) => EventKind::StatusRefused,
@@ -339,13 +351,7 @@ pub(super) fn submit(tx: &mut Tx<'_>, new: NewHandoff) -> Result<Submitted> {
         extensions: BTreeMap::new(),
     };
     tx.history(&id, &received, Side::Gateway, Outcome::Applied, None)?;
-    let outbox_id = tx.enqueue(
-        &id,
-        &new.target_partner,
-        MessageKind::Ticket,
-        &ticket_json,
-        &new.now,
-    )?;
+    let outbox_id = tx.enqueue(&id, &new.target_partner, Queued::Ticket, &new.now)?;
     let audit_seq = tx.event(
         Some(&id),
         EventKind::Received,
