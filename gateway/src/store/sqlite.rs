@@ -419,8 +419,9 @@ fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 }
 
 impl Store for SqliteStore {
-    async fn submit(&self, new: NewHandoff) -> Result<Submitted> {
-        self.write(move |tx| write::submit(tx, new)).await
+    async fn submit(&self, mut new: NewHandoff) -> Result<Submitted> {
+        let prepared = write::PreparedTicket::new(&mut new)?;
+        self.write(move |tx| write::submit(tx, new, prepared)).await
     }
 
     async fn apply_status(

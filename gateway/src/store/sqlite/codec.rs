@@ -154,10 +154,13 @@ pub(super) const HANDOFF_COLUMNS: &str = "h.id, h.origin_partner, h.origin_ticke
 
 /// A `handoffs` row selected with [`HANDOFF_COLUMNS`].
 pub(super) fn handoff(row: &Row<'_>) -> Result<HandoffRecord, StoreError> {
+    let id: String = row.get(0)?;
     let ticket_json: String = row.get(13)?;
-    let ticket: Ticket = serde_json::from_str(&ticket_json)?;
+    let mut ticket: Ticket = serde_json::from_str(&ticket_json)?;
+    // Stored without its id (the row's key), which the writer assigns.
+    ticket.handoff_id = Some(id.clone());
     Ok(HandoffRecord {
-        id: row.get(0)?,
+        id,
         origin_partner: row.get(1)?,
         origin_ticket_id: row.get(2)?,
         origin_family: family(&row.get::<_, String>(3)?)?,
@@ -241,7 +244,11 @@ pub(super) fn outbox(row: &Row<'_>) -> Result<OutboxItem, StoreError> {
     let kind: String = row.get(4)?;
     let payload: String = row.get(5)?;
     let payload = match kind.as_str() {
-        "ticket" => OutboxPayload::Ticket(Box::new(serde_json::from_str::<Ticket>(&payload)?)),
+        "ticket" => {
+            let mut ticket = serde_json::from_str::<Ticket>(&payload)?;
+            ticket.handoff_id = Some(row.get(1)?);
+            OutboxPayload::Ticket(Box::new(ticket))
+        }
         "status" => OutboxPayload::Status(serde_json::from_str::<StatusUpdate>(&payload)?),
         other => return Err(StoreError::Corrupt(format!("outbox kind {other:?}"))),
     };

@@ -267,8 +267,40 @@ impl Tx<'_> {
     }
 }
 
-pub(super) fn submit(tx: &mut Tx<'_>, new: NewHandoff) -> Result<Submitted> {
-    let content_sha256 = sha256_hex(&serde_json::to_vec(&new.ticket)?);
+/// What [`submit`] stores of a new hand-off's ticket, worked out before it
+/// reaches the writer thread (the one thread every write waits for).
+pub(super) struct PreparedTicket {
+    /// SHA-256 of the canonical ticket as submitted: the idempotency check.
+    content_sha256: String,
+    /// The ticket with its deadlines, as stored (without the hand-off id,
+    /// which the writer assigns and the readers put back).
+    ticket_json: String,
+}
+
+impl PreparedTicket {
+    /// Hashes `new`'s ticket, then gives it its deadlines and serialises it.
+    pub(super) fn new(new: &mut NewHandoff) -> Result<PreparedTicket> {
+        let content_sha256 = sha256_hex(&serde_json::to_vec(&new.ticket)?);
+        let ticket = &mut new.ticket;
+        ticket.handoff_id = None;
+        ticket.ack_by.get_or_insert(new.ack_by);
+        ticket.resolve_by.get_or_insert(new.resolve_by);
+        Ok(PreparedTicket {
+            content_sha256,
+            ticket_json: serde_json::to_string(ticket)?,
+        })
+    }
+}
+
+pub(super) fn submit(
+    tx: &mut Tx<'_>,
+    new: NewHandoff,
+    prepared: PreparedTicket,
+) -> Result<Submitted> {
+    let PreparedTicket {
+        content_sha256,
+        ticket_json,
+    } = prepared;
     let existing: Option<(String, String)> = tx
         .conn
         .prepare_cached(
@@ -310,11 +342,6 @@ pub(super) fn submit(tx: &mut Tx<'_>, new: NewHandoff) -> Result<Submitted> {
     }
 
     let id = tx.ids.next(tx.system_now).to_string();
-    let mut ticket = new.ticket;
-    ticket.handoff_id = Some(id.clone());
-    ticket.ack_by.get_or_insert(new.ack_by);
-    ticket.resolve_by.get_or_insert(new.resolve_by);
-    let ticket_json = serde_json::to_string(&ticket)?;
     tx.conn
         .prepare_cached(
             "INSERT INTO handoffs (id, origin_partner, origin_ticket_id, origin_family, \

@@ -301,13 +301,14 @@ fn one_batch_one_commit_and_failures_stay_in_their_savepoint() {
     let mut replies = Vec::new();
     for i in 0..10 {
         let (reply, answer) = oneshot::channel();
-        let new = new_handoff(&ticket, &format!("BJ{i}"), "hb-131000");
+        let mut new = new_handoff(&ticket, &format!("BJ{i}"), "hb-131000");
+        let prepared = write::PreparedTicket::new(&mut new).unwrap();
         let run = move |tx: &mut Tx<'_>| {
             if i % 3 == 0 {
                 write::apply_status(tx, "missing", update(Status::Accepted), Side::Target, None)
                     .map(|_| ())
             } else {
-                write::submit(tx, new).map(|_| ())
+                write::submit(tx, new, prepared).map(|_| ())
             }
         };
         sender.try_send(Box::new(Op { run, reply })).ok().unwrap();
