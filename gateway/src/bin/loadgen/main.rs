@@ -51,6 +51,10 @@ struct Common {
     /// The checkout (certs-example/, schemas/data, the samples).
     #[arg(long, global = true, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/.."))]
     repo: PathBuf,
+    /// How long each simulated partner takes to accept a delivery, in ms
+    /// (a partner across a WAN with a slow system of its own).
+    #[arg(long, global = true, default_value_t = 0)]
+    partner_latency_ms: u64,
 }
 
 #[derive(Subcommand)]
@@ -119,6 +123,9 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         .map(|p| (p.id.clone(), p.endpoint.clone()))
         .collect();
     let sims = SimPartners::start(&mut config, &certs, &url, false).await?;
+    for sim in sims.partners.values() {
+        sim.set_latency(Duration::from_millis(common.partner_latency_ms));
+    }
     let endpoints: Vec<(String, String)> = configured
         .into_iter()
         .filter_map(|(id, before)| Some((before?, config.partner(&id)?.endpoint.clone()?)))
