@@ -306,32 +306,44 @@ pub fn read(bytes: &[u8], charset: Charset) -> Result<Element, Error> {
 
 /// Escapes text content: `& < >`, and `\r` as `&#13;`.
 pub fn escape_text(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\r' => out.push_str("&#13;"),
-            c => out.push(c),
-        }
-    }
+    escape(out, s, |b| match b {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        b'>' => Some("&gt;"),
+        b'\r' => Some("&#13;"),
+        _ => None,
+    });
 }
 
 /// Escapes an attribute value: also `"`, and `\t \n \r` as character
 /// references so attribute normalisation keeps them.
 pub fn escape_attr(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\t' => out.push_str("&#9;"),
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            c => out.push(c),
+    escape(out, s, |b| match b {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        b'>' => Some("&gt;"),
+        b'"' => Some("&quot;"),
+        b'\t' => Some("&#9;"),
+        b'\n' => Some("&#10;"),
+        b'\r' => Some("&#13;"),
+        _ => None,
+    });
+}
+
+/// Copies `s` to `out` with the bytes `entity` names replaced. Every
+/// replaced byte is ASCII, so the runs between them are whole characters
+/// and are copied at once.
+fn escape(out: &mut String, s: &str, entity: impl Fn(u8) -> Option<&'static str>) {
+    out.reserve(s.len());
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        if let Some(replacement) = entity(b) {
+            out.push_str(&s[start..i]);
+            out.push_str(replacement);
+            start = i + 1;
         }
     }
+    out.push_str(&s[start..]);
 }
 
 /// True for characters XML 1.0 can carry.
