@@ -15,6 +15,7 @@ mod inbox_client;
 use adapters::Family;
 use bytes::Bytes;
 use gateway::config::LiaisonToken;
+use gateway::store::Store;
 use gateway::wire::Kind;
 use schemas::Status;
 use sha2::{Digest, Sha256};
@@ -185,6 +186,13 @@ async fn a_liaison_works_a_beijing_repair_order_through_the_web_inbox() {
     assert!(page.contains("已签收。"));
     assert!(page.contains("<dt>单位编号</dt><dd>YFC-2025-0387</dd>"));
     assert!(page.contains("办结"));
+    // The acknowledgement names the liaison who signed in.
+    let history = h.store().history(&first).await.unwrap();
+    let acked = history
+        .iter()
+        .find(|e| e.status == Status::Delivered)
+        .unwrap();
+    assert_eq!(acked.by.as_deref(), Some("赵永刚"), "{history:?}");
     let missing = zhao
         .post(&format!("{order_path}/resolve"), &[("csrf", &token)], None)
         .await;

@@ -379,6 +379,7 @@ async fn land(app: &App, target: &str, item: &OutboxItem, outcome: Attempt) -> L
                 target_ticket_id,
                 sent_sha256,
                 at,
+                by: None,
             };
             record(app, item, result, notify).await;
             if let Some(partner) = woken {

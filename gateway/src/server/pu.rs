@@ -224,13 +224,15 @@ impl ActionError {
 
 /// Records the acknowledgement of order `id` by `unit` (the delivery, with
 /// the unit's own reference): the one path of the JSON API and the web
-/// inbox. The audit sequence number, or 0 when it was acknowledged before
-/// (harmless, as a repeated status is).
+/// inbox. `by` is the liaison, when known (the web inbox's sign-in; the
+/// JSON API's acknowledgement names nobody). The audit sequence number, or
+/// 0 when it was acknowledged before (harmless, as a repeated status is).
 pub async fn acknowledge(
     app: &App,
     unit: &PartnerConfig,
     id: &str,
     unit_ref: Option<String>,
+    by: Option<String>,
 ) -> Result<u64, ActionError> {
     let unavailable = |e: crate::store::StoreError| {
         tracing::error!(error = %e, "inbox cannot use the store");
@@ -255,6 +257,7 @@ pub async fn acknowledge(
         sent_sha256: None,
         target_ticket_id: unit_ref,
         at: app.now(),
+        by,
     };
     let recorded = app
         .store
@@ -300,7 +303,7 @@ async fn ack_order(
     id: &str,
     unit_ref: Option<String>,
 ) -> Response<Body> {
-    match acknowledge(app, unit, id, unit_ref).await {
+    match acknowledge(app, unit, id, unit_ref, None).await {
         Ok(audit_seq) => respond(
             StatusCode::OK,
             "application/json",

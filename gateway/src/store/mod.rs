@@ -209,6 +209,9 @@ pub enum DeliveryResult {
         sent_sha256: Option<String>,
         /// When the reply arrived.
         at: Timestamp,
+        /// Who took it, when a person did (a liaison acknowledging a repair
+        /// order); the DELIVERED status names them.
+        by: Option<String>,
     },
     /// It failed; try again at `next_attempt_at`.
     Failed {

@@ -419,7 +419,9 @@ async fn act(
     };
     let result = match action {
         Action::Ack => match adapters::pu::decode_ack(&body) {
-            Ok(unit_ref) => acknowledge(app, &liaison.unit, id, unit_ref).await,
+            Ok(unit_ref) => {
+                acknowledge(app, &liaison.unit, id, unit_ref, Some(liaison.name.clone())).await
+            }
             Err(e) => Err(ActionError::Refused(format!("单位编号不符合要求：{e}"))),
         },
         _ => match adapters::decode_status(adapters::Family::PuJson, &body, &app.config.tables) {

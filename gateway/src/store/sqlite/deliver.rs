@@ -45,6 +45,7 @@ pub(super) fn record_delivery(
             target_ticket_id,
             sent_sha256,
             at,
+            by,
         } => {
             tx.conn
                 .prepare_cached(
@@ -90,7 +91,7 @@ pub(super) fn record_delivery(
                     ticket_id: None,
                     status: Status::Delivered,
                     at,
-                    by: None,
+                    by,
                     reason_code: None,
                     comment: None,
                     satisfaction: None,

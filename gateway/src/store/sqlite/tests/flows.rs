@@ -219,6 +219,7 @@ async fn a_message_backing_off_holds_back_only_its_own_target() {
                 sent_sha256: None,
                 target_ticket_id: Some("LF-778".into()),
                 at: retry,
+                by: None,
             },
             origin(),
         )
@@ -512,6 +513,7 @@ async fn a_passed_deadline_is_reported_once_and_escalated() {
                 sent_sha256: None,
                 target_ticket_id: Some("HB-9".into()),
                 at: late,
+                by: None,
             },
             origin(),
         )
