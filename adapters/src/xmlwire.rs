@@ -103,10 +103,11 @@ impl<'a> Children<'a> {
         let mut found: Vec<&'a Element> = Vec::new();
         let mut last: Option<usize> = None;
         for child in &el.children {
-            let at = join(path, &child.name);
+            // The child's path, made only for an error message.
+            let at = || join(path, &child.name);
             if child.ns.as_deref() != Some(ns) {
                 c.fail(
-                    at,
+                    at(),
                     format!(
                         "must be in namespace {ns}; got {}",
                         child.ns.as_deref().unwrap_or("no namespace")
@@ -115,18 +116,18 @@ impl<'a> Children<'a> {
                 continue;
             }
             let Some(index) = names.iter().position(|n| *n == child.name) else {
-                c.fail(at, format!("is not an element of <{}>", el.name));
+                c.fail(at(), format!("is not an element of <{}>", el.name));
                 continue;
             };
             if found.iter().any(|f| f.name == child.name) {
-                c.fail(at, "appears more than once");
+                c.fail(at(), "appears more than once");
                 continue;
             }
             if shape.ordered
                 && let Some(prev) = last.filter(|&p| p > index)
             {
                 c.fail(
-                    &at,
+                    at(),
                     format!(
                         "is out of order: <{}> comes before <{}> (the order is {})",
                         child.name,
@@ -135,8 +136,10 @@ impl<'a> Children<'a> {
                     ),
                 );
             }
-            if !shape.nested.contains(&child.name.as_str()) {
-                leaf(c, child, &at, &[]);
+            // A leaf with neither children nor attributes passes `leaf`.
+            let plain = child.children.is_empty() && child.attrs.is_empty();
+            if !plain && !shape.nested.contains(&child.name.as_str()) {
+                leaf(c, child, &at(), &[]);
             }
             last = Some(last.map_or(index, |p| p.max(index)));
             found.push(child);
