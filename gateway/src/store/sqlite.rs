@@ -17,6 +17,7 @@ mod deliver;
 mod read;
 mod write;
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -360,6 +361,9 @@ fn writer(
         }
         let mut done: Vec<Box<dyn Finish>> = Vec::with_capacity(batch.len());
         let mut broken: Option<String> = None;
+        // Read again in every transaction: another process may have
+        // appended events since the last one.
+        let next_event = Cell::new(None);
         for command in batch.drain(..) {
             if let Some(why) = &broken {
                 command.fail(StoreError::Commit(why.clone()));
@@ -376,11 +380,14 @@ fn writer(
                 ids: &mut ids,
                 system_now,
                 now,
+                next_event: &next_event,
             };
             let finished = command.run(&mut tx);
             let settle: &[&str] = if finished.ok() {
                 &["RELEASE command"]
             } else {
+                // Its events are undone: their numbers are free again.
+                next_event.set(None);
                 &["ROLLBACK TO command", "RELEASE command"]
             };
             done.push(finished);

@@ -2,6 +2,7 @@
 //! savepoint of the batch's transaction: an error rolls back only that
 //! command.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
@@ -31,6 +32,11 @@ pub(super) struct Tx<'a> {
     pub(super) ids: &'a mut IdGen,
     pub(super) system_now: SystemTime,
     pub(super) now: Timestamp,
+    /// The next audit sequence number, once an event of this transaction
+    /// has read it; the writer forgets it whenever a savepoint or the
+    /// transaction is rolled back, and at every new transaction (another
+    /// process, `gateway handoffs redeliver`, may have appended since).
+    pub(super) next_event: &'a Cell<Option<u64>>,
 }
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -93,22 +99,38 @@ impl Tx<'_> {
         detail: serde_json::Value,
     ) -> Result<u64> {
         let at = ms(&self.now);
-        self.conn
-            .prepare_cached(
-                "INSERT INTO events (handoff_id, kind, at, detail_json, leaf_hash) \
-                 VALUES (?1, ?2, ?3, ?4, zeroblob(32))",
-            )?
-            .execute(params![handoff_id, kind.as_str(), at, detail.to_string()])?;
-        let rowid = self.conn.last_insert_rowid();
-        let seq = seq(rowid)?;
-        // The leaf is appended in the same transaction as its event.
+        let seq = match self.next_event.get() {
+            Some(next) => next,
+            None => {
+                // AUTOINCREMENT's high-water mark: a number is never used
+                // twice, even after the last event was deleted.
+                let last: i64 = self
+                    .conn
+                    .prepare_cached(
+                        "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)",
+                    )?
+                    .query_row([], |r| r.get(0))?;
+                seq(last)? + 1
+            }
+        };
+        // The leaf is appended in the same statement as its event (a wrong
+        // number would collide with the primary key, never skip one).
         let leaf = crate::audit::leaf::leaf_bytes(seq, kind.as_str(), at, handoff_id, &detail);
         self.conn
-            .prepare_cached("UPDATE events SET leaf_hash = ?2 WHERE seq = ?1")?
+            .prepare_cached(
+                "INSERT INTO events (seq, handoff_id, kind, at, detail_json, leaf_hash) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
             .execute(params![
-                rowid,
+                i64::try_from(seq)
+                    .map_err(|_| StoreError::Corrupt(format!("audit sequence {seq}")))?,
+                handoff_id,
+                kind.as_str(),
+                at,
+                detail.to_string(),
                 crate::audit::merkle::leaf_hash(&leaf).to_vec()
             ])?;
+        self.next_event.set(Some(seq + 1));
         Ok(seq)
     }
 
@@ -153,32 +175,31 @@ impl Tx<'_> {
         outcome: Outcome,
         refusal: Option<&str>,
     ) -> Result<u64> {
+        // The entry's number is the hand-off's next, found by the insert.
         let next: i64 = self
             .conn
             .prepare_cached(
-                "SELECT COALESCE(MAX(seq), 0) + 1 FROM status_history WHERE handoff_id = ?1",
-            )?
-            .query_row([handoff_id], |r| r.get(0))?;
-        self.conn
-            .prepare_cached(
                 "INSERT INTO status_history (handoff_id, seq, status, at, side, by_text, \
                  reason_code, comment, satisfaction, outcome, refusal, recorded_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                 SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 \
+                 FROM status_history WHERE handoff_id = ?1 RETURNING seq",
             )?
-            .execute(params![
-                handoff_id,
-                next,
-                update.status.as_str(),
-                ms(&update.at),
-                side.as_str(),
-                update.by,
-                update.reason_code,
-                update.comment,
-                update.satisfaction.map(codec::satisfaction_str),
-                outcome.as_str(),
-                refusal,
-                ms(&self.now)
-            ])?;
+            .query_row(
+                params![
+                    handoff_id,
+                    update.status.as_str(),
+                    ms(&update.at),
+                    side.as_str(),
+                    update.by,
+                    update.reason_code,
+                    update.comment,
+                    update.satisfaction.map(codec::satisfaction_str),
+                    outcome.as_str(),
+                    refusal,
+                    ms(&self.now)
+                ],
+                |r| r.get(0),
+            )?;
         seq(next)
     }
 

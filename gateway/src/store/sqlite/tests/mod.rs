@@ -653,3 +653,49 @@ async fn a_version_3_store_keeps_its_urgent_lane() {
     assert_eq!(due[0].handoff_id, urgent_id);
     assert_eq!(due[0].urgency, Urgency::Urgent);
 }
+
+/// Two stores on one file (the gateway and a `gateway handoffs redeliver`
+/// in another process) append audit events in turn, one failing command
+/// in between: the sequence has no gap and no repeat, and every event's
+/// stored leaf hash is its own leaf's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_sequence_stays_whole_with_two_writers_and_a_failed_command() {
+    let dir = TempDir::new();
+    let gateway = SqliteStore::open(&dir.db()).unwrap();
+    let other = SqliteStore::open(&dir.db()).unwrap();
+    let mut seqs = Vec::new();
+    for i in 0..3 {
+        let new = new_handoff(&sample_ticket(), &format!("BJ-A{i}"), "hb-131000");
+        seqs.push(created(gateway.submit(new).await.unwrap()).audit_seq);
+        let new = new_handoff(&sample_ticket(), &format!("BJ-B{i}"), "hb-131000");
+        seqs.push(created(other.submit(new).await.unwrap()).audit_seq);
+        // A command that fails after nothing was appended, then one that
+        // appends: the failure frees no number it did not take.
+        assert!(
+            gateway
+                .apply_status("missing", update(Status::Accepted), Side::Target, None)
+                .await
+                .is_err()
+        );
+        seqs.push(
+            gateway
+                .record_emergency(i % 2 == 0, 2.0, "test")
+                .await
+                .unwrap(),
+        );
+    }
+    let events = gateway.audit_entries(1, 100).await.unwrap();
+    let numbers: Vec<u64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(numbers, (1..=events.len() as u64).collect::<Vec<_>>());
+    for e in &events {
+        assert_eq!(
+            e.leaf_hash,
+            crate::audit::merkle::leaf_hash(&e.leaf_bytes()),
+            "event {}",
+            e.seq
+        );
+    }
+    for s in seqs {
+        assert!(numbers.contains(&s));
+    }
+}
