@@ -1,84 +1,19 @@
-//! Delivery: one worker per partner pushes the messages queued for it, in
-//! the partner's own format, with the gateway's client certificate.
-//! Failures back off exponentially with jitter (a target's `Retry-After`
-//! wins when it is longer), a run of failures opens the target's circuit
-//! breaker for a cool-down, and a message that keeps failing past the
-//! configured attempts or age is dead-lettered for an operator
-//! (`gateway handoffs redeliver`).
-//!
-//! Throughput: a worker keeps up to `delivery.in_flight` messages in
-//! flight to its target (each on its own pooled connection), and the
-//! store commits their outcomes together (group commit), so one slow round
-//! trip or fsync does not hold back the messages behind it. Order: the
-//! messages of one hand-off go one at a time, in order (a status never
-//! overtakes the ticket or an earlier status); messages of different
-//! hand-offs may overlap. A message that fails stops the worker taking new
-//! ones until the others in flight have finished, and the store then holds
-//! back its lane behind it.
-//!
-//! Rate limits and lanes: the store gives a target's due messages of
-//! urgent hand-offs first, then the others, each lane in order (a message
-//! backing off holds back its own lane only). Before each push the worker
-//! takes from the target's delivery limit ([`crate::limits`]; urgent
-//! hand-offs may use the reserved lane); when the limit is reached it waits
-//! and looks at the outbox again, so an urgent message queued meanwhile
-//! goes first. Waiting messages stay in the durable outbox, in order; none
-//! is dropped. A target's own `Retry-After` (with 429, 503...) holds every
-//! message to it for that long, in both lanes.
-//!
-//! Wake-ups: whoever queues a message wakes only its partner's worker
-//! ([`App::queued_for`]); an idle worker otherwise sleeps until its next
-//! retry is due, or for a second (messages a `gateway handoffs redeliver`
-//! in another process queued again).
-//!
-//! Pull partners (property units, Open311 clients) get no pushes: their
-//! status messages are marked delivered as they are queued (the inbox and
-//! the Open311 GET endpoints show them), and a repair order is delivered
-//! when the liaison acknowledges it.
+//! One message's flight: the attempt (the message in the partner's own
+//! format, over HTTPS with the gateway's certificate, the reply read), then
+//! its outcome recorded, in the message's own task.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use adapters::Family;
 use bytes::Bytes;
-use schemas::{Timestamp, Urgency};
 use sha2::Digest;
-use tokio::sync::{Notify, watch};
-use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use super::{App, partner_division};
+use super::super::{App, partner_division};
 use crate::config::PartnerConfig;
 use crate::store::{DeliveryResult, OutboxItem, OutboxPayload, Store};
 use crate::wire::{self, Kind};
-
-/// The longest an idle worker sleeps before looking at its outbox again.
-const IDLE_POLL: Duration = Duration::from_secs(1);
-
-/// Runs one delivery worker per configured partner until shutdown.
-pub async fn run(app: Arc<App>, shutdown: watch::Receiver<bool>) {
-    let mut workers = JoinSet::new();
-    for partner in &app.config.partners {
-        let Some(wake) = app.wake_of(&partner.id) else {
-            continue;
-        };
-        let worker = Worker {
-            app: app.clone(),
-            partner: Arc::new(partner.clone()),
-            wake,
-            shutdown: shutdown.clone(),
-            failures: 0,
-            hold: None,
-        };
-        workers.spawn(worker.run());
-    }
-    while let Some(done) = workers.join_next().await {
-        if let Err(e) = done {
-            tracing::error!(error = %e, "a delivery worker stopped");
-        }
-    }
-}
 
 /// What one attempt came to.
 enum Attempt {
@@ -96,226 +31,9 @@ enum Attempt {
     Waiting,
 }
 
-/// What the worker does after an attempt's outcome is recorded.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Next {
-    /// Go on with the next message.
-    Go,
-    /// Take no new message this round: one failed and its lane waits.
-    Stop,
-}
-
-/// One partner's delivery worker.
-struct Worker {
-    app: Arc<App>,
-    partner: Arc<PartnerConfig>,
-    wake: Arc<Notify>,
-    shutdown: watch::Receiver<bool>,
-    /// Consecutive failures (the circuit breaker opens at the configured count).
-    failures: u32,
-    /// Set by the target's own Retry-After: nothing is sent to it before.
-    hold: Option<tokio::time::Instant>,
-}
-
-impl Worker {
-    async fn run(mut self) {
-        let target = self.partner.id.clone();
-        let fetch = self.app.config.delivery.in_flight.saturating_mul(4).max(32);
-        loop {
-            if *self.shutdown.borrow() {
-                return;
-            }
-            if let Some(until) = self.hold.take() {
-                let left = until.saturating_duration_since(tokio::time::Instant::now());
-                if !left.is_zero() && self.sleep(left, false).await {
-                    return;
-                }
-            }
-            let now = self.app.now();
-            let items = match self.app.store.due_deliveries(&target, now, fetch).await {
-                Ok(items) => items,
-                Err(e) => {
-                    tracing::error!(%target, error = %e, "cannot read the outbox");
-                    Vec::new()
-                }
-            };
-            let round = self.round(items).await;
-            if *self.shutdown.borrow() {
-                return;
-            }
-            let wait = match round {
-                Round::Again => continue,
-                Round::RateLimited(wait) => {
-                    if self.wait_for_rate(wait).await {
-                        return;
-                    }
-                    continue;
-                }
-                Round::Idle => self.idle_wait().await,
-            };
-            if self.sleep(wait, true).await {
-                return;
-            }
-        }
-    }
-
-    /// Sends `items` (due, in the store's order) with up to `in_flight` at
-    /// once, and records each outcome as it comes.
-    async fn round(&mut self, items: Vec<OutboxItem>) -> Round {
-        let window = self.app.config.delivery.in_flight.max(1);
-        let target = self.partner.id.clone();
-        let mut flights: JoinSet<Landing> = JoinSet::new();
-        let mut busy: HashSet<String> = HashSet::new();
-        let mut next = Next::Go;
-        let mut sent = 0usize;
-        let mut rate_wait = None;
-        for item in items {
-            while flights.len() >= window && next == Next::Go {
-                if let Some(flight) = flights.join_next().await {
-                    next = self.settle(flight);
-                }
-            }
-            if next == Next::Stop {
-                break;
-            }
-            if self.partner.endpoint.is_none() && matches!(item.payload, OutboxPayload::Ticket(_)) {
-                // A repair order waits for its liaison; it holds back nothing.
-                continue;
-            }
-            if busy.contains(&item.handoff_id) {
-                // The hand-off's earlier message is in flight: this one
-                // goes after it, in the next round.
-                break;
-            }
-            let urgent = item.urgency == Urgency::Urgent;
-            let decision = self.app.limits().delivery(&target, urgent);
-            self.app
-                .counters
-                .delivery(&target, decision.as_ref().is_none_or(|d| d.is_admitted()));
-            if let Some(decision) = decision
-                && !decision.is_admitted()
-            {
-                tracing::debug!(%target, urgent, wait_ms = decision.wait.as_millis() as u64, "delivery rate reached: waiting");
-                rate_wait = Some(decision.wait);
-                break;
-            }
-            busy.insert(item.handoff_id.clone());
-            sent += 1;
-            flights.spawn(fly(self.app.clone(), self.partner.clone(), item));
-        }
-        while let Some(flight) = flights.join_next().await {
-            if self.settle(flight) == Next::Stop {
-                next = Next::Stop;
-            }
-        }
-        match (rate_wait, next) {
-            (_, Next::Stop) => Round::Again,
-            (Some(wait), Next::Go) => Round::RateLimited(wait),
-            (None, Next::Go) if sent > 0 => Round::Again,
-            (None, Next::Go) => Round::Idle,
-        }
-    }
-
-    /// Takes a finished flight into the worker's state: the circuit
-    /// breaker's count and the target's hold.
-    fn settle(&mut self, flight: Result<Landing, tokio::task::JoinError>) -> Next {
-        let landing = match flight {
-            Ok(landing) => landing,
-            Err(e) => {
-                // The message stays pending and is tried again.
-                tracing::error!(target = %self.partner.id, error = %e, "a delivery attempt stopped");
-                return Next::Stop;
-            }
-        };
-        match landing {
-            Landing::Taken => {
-                self.failures = 0;
-                Next::Go
-            }
-            Landing::Skipped => Next::Go,
-            Landing::Failed {
-                retry_after,
-                delay,
-                dead,
-            } => {
-                let policy = self.app.config.delivery;
-                self.failures += 1;
-                if let Some(wait) = retry_after {
-                    self.hold_for(wait);
-                }
-                if self.failures >= policy.breaker_failures {
-                    tracing::warn!(target = %self.partner.id, "circuit breaker open");
-                    self.failures = policy.breaker_failures.saturating_sub(1);
-                    self.hold_for(policy.breaker_cooldown.max(delay));
-                }
-                if dead {
-                    Next::Go
-                } else {
-                    // Later messages of its lane wait behind this one.
-                    Next::Stop
-                }
-            }
-        }
-    }
-
-    /// Sends nothing to the target for `wait` from now (or longer, if a
-    /// hold already runs).
-    fn hold_for(&mut self, wait: Duration) {
-        let until = tokio::time::Instant::now() + wait;
-        self.hold = Some(self.hold.map_or(until, |h| h.max(until)));
-    }
-
-    /// How long an idle worker sleeps: until its next retry is due, at
-    /// most [`IDLE_POLL`] (a wake-up cuts it short).
-    async fn idle_wait(&self) -> Duration {
-        let target = &self.partner.id;
-        match self.app.store.next_due(target).await.ok().flatten() {
-            Some(at) if self.partner.endpoint.is_some() => {
-                until(&self.app, at).clamp(Duration::from_millis(20), IDLE_POLL)
-            }
-            // A pull partner's pending messages are orders waiting for
-            // their liaison: only a wake-up brings it work.
-            _ => IDLE_POLL,
-        }
-    }
-
-    /// Sleeps `wait` (cut short by a wake-up when `wakeable`); true when
-    /// the gateway is stopping.
-    async fn sleep(&mut self, wait: Duration, wakeable: bool) -> bool {
-        let wake = self.wake.clone();
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => false,
-            _ = wake.notified(), if wakeable => false,
-            _ = self.shutdown.changed() => true,
-        }
-    }
-
-    /// Waits `wait` for the delivery limit. New messages cut the wait
-    /// short (an urgent one may go through the reserved lane at once), but
-    /// not before a short pause, so a flood of arrivals does not spin the
-    /// worker. True when the gateway is stopping.
-    async fn wait_for_rate(&mut self, wait: Duration) -> bool {
-        let pause = wait.min(Duration::from_millis(50));
-        if self.sleep(pause, false).await {
-            return true;
-        }
-        self.sleep(wait - pause, true).await
-    }
-}
-
-/// What a round of sending came to.
-enum Round {
-    /// Look at the outbox again now.
-    Again,
-    /// The delivery limit was reached: wait this long first.
-    RateLimited(Duration),
-    /// Nothing was due.
-    Idle,
-}
-
 /// What became of one message, for the worker's bookkeeping (the outcome
 /// itself is already recorded).
-enum Landing {
+pub(super) enum Landing {
     /// Delivered, or dead-lettered for good (the target answered).
     Taken,
     /// A repair order left for its liaison.
@@ -331,7 +49,7 @@ enum Landing {
 
 /// One message, in its own task: the attempt, then its outcome recorded
 /// (so that the outcomes of messages in flight together share commits).
-async fn fly(app: Arc<App>, partner: Arc<PartnerConfig>, item: OutboxItem) -> Landing {
+pub(super) async fn fly(app: Arc<App>, partner: Arc<PartnerConfig>, item: OutboxItem) -> Landing {
     let parties = &item.parties;
     // `to` is whom this message goes to: the hand-off's target for the
     // ticket, either side for a status.
@@ -450,12 +168,6 @@ fn loggable<'a>(cause: &str, error: &'a str) -> &'a str {
         "transport" | "timeout" | "http_5xx" | "http_429" => error,
         _ => "see `gateway handoffs show`",
     }
-}
-
-fn until(app: &App, at: Timestamp) -> Duration {
-    at.signed_duration_since(app.now())
-        .to_std()
-        .unwrap_or_default()
 }
 
 /// `initial × 2^attempts`, capped, with up to 50 % jitter taken from the
