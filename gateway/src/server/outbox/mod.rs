@@ -38,7 +38,7 @@
 
 mod flight;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -101,8 +101,6 @@ struct Worker {
 
 impl Worker {
     async fn run(mut self) {
-        let target = self.partner.id.clone();
-        let fetch = self.app.config.delivery.in_flight.saturating_mul(4).max(32);
         loop {
             if *self.shutdown.borrow() {
                 return;
@@ -113,15 +111,7 @@ impl Worker {
                     return;
                 }
             }
-            let now = self.app.now();
-            let items = match self.app.store.due_deliveries(&target, now, fetch).await {
-                Ok(items) => items,
-                Err(e) => {
-                    tracing::error!(%target, error = %e, "cannot read the outbox");
-                    Vec::new()
-                }
-            };
-            let round = self.round(items).await;
+            let round = self.round().await;
             if *self.shutdown.borrow() {
                 return;
             }
@@ -141,60 +131,103 @@ impl Worker {
         }
     }
 
-    /// Sends `items` (due, in the store's order) with up to `in_flight` at
-    /// once, and records each outcome as it comes.
-    async fn round(&mut self, items: Vec<OutboxItem>) -> Round {
+    /// The due messages (in the store's order), without those in flight.
+    async fn due(&self, in_flight: &HashMap<i64, String>) -> VecDeque<OutboxItem> {
+        let target = &self.partner.id;
+        let fetch = self.app.config.delivery.in_flight.saturating_mul(4).max(32);
+        match self
+            .app
+            .store
+            .due_deliveries(target, self.app.now(), fetch)
+            .await
+        {
+            Ok(items) => items
+                .into_iter()
+                .filter(|item| !in_flight.contains_key(&item.id))
+                .collect(),
+            Err(e) => {
+                tracing::error!(%target, error = %e, "cannot read the outbox");
+                VecDeque::new()
+            }
+        }
+    }
+
+    /// Sends the due messages with up to `in_flight` at once, taking the
+    /// next one as soon as a slot is free (and reading the outbox again
+    /// when those read are all sent), and records each outcome as it comes.
+    /// Ends when nothing more is due, the delivery limit is reached, or a
+    /// message failed (then once the others in flight have landed).
+    async fn round(&mut self) -> Round {
         let window = self.app.config.delivery.in_flight.max(1);
         let target = self.partner.id.clone();
-        let mut flights: JoinSet<Landing> = JoinSet::new();
-        let mut busy: HashSet<String> = HashSet::new();
-        let mut next = Next::Go;
+        let mut flights: JoinSet<(i64, Landing)> = JoinSet::new();
+        // Outbox id → hand-off of each message in flight.
+        let mut in_flight: HashMap<i64, String> = HashMap::new();
+        let mut queue = self.due(&in_flight).await;
         let mut sent = 0usize;
+        let mut stop = false;
         let mut rate_wait = None;
-        for item in items {
-            while flights.len() >= window && next == Next::Go {
-                if let Some(flight) = flights.join_next().await {
-                    next = self.settle(flight);
+        loop {
+            while !stop && rate_wait.is_none() && flights.len() < window {
+                let Some(item) = queue.front() else {
+                    break;
+                };
+                if self.partner.endpoint.is_none()
+                    && matches!(item.payload, OutboxPayload::Ticket(_))
+                {
+                    // A repair order waits for its liaison; it holds back nothing.
+                    queue.pop_front();
+                    continue;
                 }
+                if in_flight.values().any(|h| *h == item.handoff_id) {
+                    // The hand-off's earlier message is in flight: this
+                    // one (and those behind it) wait for it to land.
+                    break;
+                }
+                let urgent = item.urgency == Urgency::Urgent;
+                let decision = self.app.limits().delivery(&target, urgent);
+                self.app
+                    .counters
+                    .delivery(&target, decision.as_ref().is_none_or(|d| d.is_admitted()));
+                if let Some(decision) = decision
+                    && !decision.is_admitted()
+                {
+                    tracing::debug!(%target, urgent, wait_ms = decision.wait.as_millis() as u64, "delivery rate reached: waiting");
+                    rate_wait = Some(decision.wait);
+                    break;
+                }
+                let Some(item) = queue.pop_front() else {
+                    break;
+                };
+                in_flight.insert(item.id, item.handoff_id.clone());
+                sent += 1;
+                let (app, partner) = (self.app.clone(), self.partner.clone());
+                flights.spawn(async move { (item.id, fly(app, partner, item).await) });
             }
-            if next == Next::Stop {
+            let Some(flight) = flights.join_next().await else {
                 break;
+            };
+            let landed = match flight {
+                Ok((id, landing)) => {
+                    in_flight.remove(&id);
+                    self.settle(Ok(landing))
+                }
+                Err(e) => self.settle(Err(e)),
+            };
+            if landed == Next::Stop {
+                stop = true;
             }
-            if self.partner.endpoint.is_none() && matches!(item.payload, OutboxPayload::Ticket(_)) {
-                // A repair order waits for its liaison; it holds back nothing.
-                continue;
+            // Read the outbox again once half the window is free (not on
+            // every landing: each read parses up to `4 × in_flight` rows).
+            if queue.is_empty() && !stop && rate_wait.is_none() && flights.len() <= window / 2 {
+                queue = self.due(&in_flight).await;
             }
-            if busy.contains(&item.handoff_id) {
-                // The hand-off's earlier message is in flight: this one
-                // goes after it, in the next round.
-                break;
-            }
-            let urgent = item.urgency == Urgency::Urgent;
-            let decision = self.app.limits().delivery(&target, urgent);
-            self.app
-                .counters
-                .delivery(&target, decision.as_ref().is_none_or(|d| d.is_admitted()));
-            if let Some(decision) = decision
-                && !decision.is_admitted()
-            {
-                tracing::debug!(%target, urgent, wait_ms = decision.wait.as_millis() as u64, "delivery rate reached: waiting");
-                rate_wait = Some(decision.wait);
-                break;
-            }
-            busy.insert(item.handoff_id.clone());
-            sent += 1;
-            flights.spawn(fly(self.app.clone(), self.partner.clone(), item));
         }
-        while let Some(flight) = flights.join_next().await {
-            if self.settle(flight) == Next::Stop {
-                next = Next::Stop;
-            }
-        }
-        match (rate_wait, next) {
-            (_, Next::Stop) => Round::Again,
-            (Some(wait), Next::Go) => Round::RateLimited(wait),
-            (None, Next::Go) if sent > 0 => Round::Again,
-            (None, Next::Go) => Round::Idle,
+        match (rate_wait, stop) {
+            (_, true) => Round::Again,
+            (Some(wait), false) => Round::RateLimited(wait),
+            (None, false) if sent > 0 => Round::Again,
+            (None, false) => Round::Idle,
         }
     }
 
