@@ -299,15 +299,19 @@ fn prepare(conn: &Connection) -> Result<()> {
     conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)?;
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     create_schema(conn, version)?;
-    // Indexes added within a schema version: harmless to repeat.
+    // Index changes within a schema version: harmless to repeat.
     conn.execute_batch(LATER_INDEXES)?;
     Ok(())
 }
 
-/// Lets the delivery supervisor find the targets with pending messages
-/// without scanning the whole outbox (seen in a profile under load).
+/// `outbox_pending_targets` finds the partners with pending messages and
+/// counts them (`/readyz`, the outbox metrics) without scanning the whole
+/// outbox (seen in a profile under load). `outbox_queue` (target, state,
+/// id) served the lanes before `outbox_lanes`; nothing reads it now, and
+/// every outbox write paid for it.
 const LATER_INDEXES: &str =
-    "CREATE INDEX IF NOT EXISTS outbox_pending_targets ON outbox (state, target_partner);";
+    "CREATE INDEX IF NOT EXISTS outbox_pending_targets ON outbox (state, target_partner);
+     DROP INDEX IF EXISTS outbox_queue;";
 
 fn create_schema(conn: &Connection, version: i64) -> Result<()> {
     match version {

@@ -64,7 +64,6 @@ CREATE TABLE outbox (
     urgent          INTEGER NOT NULL DEFAULT 0 CHECK (urgent IN (0, 1))  -- the hand-off's lane
 ) STRICT;
 
-CREATE INDEX outbox_queue ON outbox (target_partner, state, id);
 CREATE INDEX outbox_lanes ON outbox (target_partner, state, urgent, id);
 CREATE INDEX outbox_by_handoff ON outbox (handoff_id, id);
 
