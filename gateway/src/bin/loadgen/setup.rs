@@ -81,6 +81,21 @@ pub fn proc_kib(pid: u32, field: &str) -> Option<u64> {
     })
 }
 
+/// CPU time (user + system) process `pid` has used so far, in seconds.
+/// `/proc/PID/stat` counts it in clock ticks: 100 a second on Linux here
+/// (`getconf CLK_TCK`).
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    const TICKS_PER_SECOND: f64 = 100.0;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces: count from after it.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line.
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / TICKS_PER_SECOND)
+}
+
 /// nginx as an HTTPS reverse proxy on `port` (client certificates verified
 /// against the partner CA, like the gateway) in front of `upstream`
 /// (`127.0.0.1:PORT`, HTTPS), run in the foreground from `dir`.

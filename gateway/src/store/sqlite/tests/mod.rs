@@ -699,3 +699,25 @@ async fn audit_sequence_stays_whole_with_two_writers_and_a_failed_command() {
         assert!(numbers.contains(&s));
     }
 }
+
+/// With `stable_plans`, a cached statement that compares a parameter with
+/// an index column runs again without being prepared again (the bundled
+/// SQLite's STAT4 would otherwise re-prepare it on every new value).
+#[test]
+fn cached_statements_are_not_prepared_again() {
+    let dir = TempDir::new();
+    drop(SqliteStore::open(&dir.db()).unwrap());
+    let conn = Connection::open(dir.db()).unwrap();
+    super::stable_plans(&conn).unwrap();
+    let sql = "SELECT COALESCE(MAX(seq), 0) + 1 FROM status_history WHERE handoff_id = ?1";
+    for i in 0..20 {
+        let _: i64 = conn
+            .prepare_cached(sql)
+            .unwrap()
+            .query_row([format!("H{i}")], |r| r.get(0))
+            .unwrap();
+    }
+    let stmt = conn.prepare_cached(sql).unwrap();
+    assert_eq!(stmt.get_status(rusqlite::StatementStatus::Run), 20);
+    assert_eq!(stmt.get_status(rusqlite::StatementStatus::RePrepare), 0);
+}
