@@ -19,6 +19,7 @@ use adapters::Family;
 use bytes::Bytes;
 use gateway::config::{Limit, Rate};
 use gateway::http::Reply;
+use gateway::store::OutboxState;
 use gateway::wire::{self, Kind};
 use schemas::Status;
 use serde_json::json;
@@ -259,6 +260,13 @@ async fn metrics_move_traces_cross_partners_and_nothing_personal_is_logged() {
     );
     h.wait_handoff(&first, "closed", LONG, |r| r.state == Status::Closed)
         .await;
+    // Beijing's closing status has reached Langfang too (had it still been
+    // on its way, it would fail first and hold back the next ticket behind
+    // it, in order, for as long as Langfang is down).
+    h.wait_outbox(&first, LONG, |items| {
+        items.iter().all(|i| i.state == OutboxState::Delivered)
+    })
+    .await;
 
     // Langfang goes down: the next transfer waits and fails meanwhile.
     h.partner("hb-131000").set_down(true);

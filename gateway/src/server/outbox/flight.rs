@@ -308,12 +308,7 @@ async fn attempt(app: &App, partner: &PartnerConfig, item: &OutboxItem) -> Attem
             },
         };
     }
-    let retry_after = reply
-        .headers
-        .get(http::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+    let retry_after = retry_after(&reply.headers);
     let cause = if status == http::StatusCode::TOO_MANY_REQUESTS {
         "http_429"
     } else if status.is_server_error() {
@@ -333,3 +328,22 @@ async fn attempt(app: &App, partner: &PartnerConfig, item: &OutboxItem) -> Attem
         sent,
     }
 }
+
+/// The longest a partner's `Retry-After` holds its messages back.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60 * 60);
+
+/// A partner's `Retry-After` in seconds, at most [`MAX_RETRY_AFTER`] (a
+/// partner cannot park its queue for ever, nor overflow the timer with a
+/// huge number); the HTTP-date form is ignored (the back-off applies).
+fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
+    headers
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|secs| Duration::from_secs(secs).min(MAX_RETRY_AFTER))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+#[path = "flight_tests.rs"]
+mod tests;

@@ -276,7 +276,9 @@ impl Worker {
     /// Sends nothing to the target for `wait` from now (or longer, if a
     /// hold already runs).
     fn hold_for(&mut self, wait: Duration) {
-        let until = tokio::time::Instant::now() + wait;
+        let now = tokio::time::Instant::now();
+        // A day at most: no configured or announced wait overflows the timer.
+        let until = now + wait.min(Duration::from_secs(24 * 60 * 60));
         self.hold = Some(self.hold.map_or(until, |h| h.max(until)));
     }
 
