@@ -65,11 +65,11 @@ pub(super) async fn fly(app: Arc<App>, partner: Arc<PartnerConfig>, item: Outbox
         payload = item.kind().as_str(),
         attempt = item.attempts + 1,
     );
-    crate::trace::adopt(
-        &span,
-        &crate::trace::of_handoff(&item.handoff_id, parties.trace_parent.as_deref()),
-    );
-    let outcome = attempt(&app, &partner, &item).instrument(span).await;
+    let trace = crate::trace::of_handoff(&item.handoff_id, parties.trace_parent.as_deref());
+    crate::trace::adopt(&span, &trace);
+    let outcome = attempt(&app, &partner, &item, &trace)
+        .instrument(span)
+        .await;
     land(&app, &partner.id, &item, outcome).await
 }
 
@@ -195,8 +195,13 @@ async fn record(
     }
 }
 
-/// One delivery attempt.
-async fn attempt(app: &App, partner: &PartnerConfig, item: &OutboxItem) -> Attempt {
+/// One delivery attempt; `trace` is the hand-off's trace context.
+async fn attempt(
+    app: &App,
+    partner: &PartnerConfig,
+    item: &OutboxItem,
+    trace: &crate::trace::TraceParent,
+) -> Attempt {
     let parties = &item.parties;
     let Some(endpoint) = partner.endpoint.as_deref() else {
         return match item.payload {
@@ -274,12 +279,8 @@ async fn attempt(app: &App, partner: &PartnerConfig, item: &OutboxItem) -> Attem
     }
     // The attempt's own span (a child of the hand-off's trace) is the
     // parent of whatever the partner does with the message.
-    let traceparent = crate::trace::outbound(
-        &tracing::Span::current(),
-        &crate::trace::of_handoff(&item.handoff_id, parties.trace_parent.as_deref()),
-        item.id,
-        item.attempts,
-    );
+    let traceparent =
+        crate::trace::outbound(&tracing::Span::current(), trace, item.id, item.attempts);
     headers.push((crate::trace::HEADER, traceparent.as_str()));
     let reply = match app.client.post(&url, &headers, Bytes::from(bytes)).await {
         Ok(r) => r,

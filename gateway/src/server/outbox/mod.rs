@@ -210,9 +210,13 @@ impl Worker {
             let landed = match flight {
                 Ok((id, landing)) => {
                     in_flight.remove(&id);
-                    self.settle(Ok(landing))
+                    self.settle(landing)
                 }
-                Err(e) => self.settle(Err(e)),
+                Err(e) => {
+                    // The message stays pending and is tried again.
+                    tracing::error!(%target, error = %e, "a delivery attempt stopped");
+                    Next::Stop
+                }
             };
             if landed == Next::Stop {
                 stop = true;
@@ -233,15 +237,7 @@ impl Worker {
 
     /// Takes a finished flight into the worker's state: the circuit
     /// breaker's count and the target's hold.
-    fn settle(&mut self, flight: Result<Landing, tokio::task::JoinError>) -> Next {
-        let landing = match flight {
-            Ok(landing) => landing,
-            Err(e) => {
-                // The message stays pending and is tried again.
-                tracing::error!(target = %self.partner.id, error = %e, "a delivery attempt stopped");
-                return Next::Stop;
-            }
-        };
+    fn settle(&mut self, landing: Landing) -> Next {
         match landing {
             Landing::Taken => {
                 self.failures = 0;
