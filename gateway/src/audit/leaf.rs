@@ -3,6 +3,8 @@
 //! integers, strings escaped as JSON requires). Anyone can rebuild them from
 //! an export and hash them with `merkle::leaf_hash`.
 
+use std::io::Write as _;
+
 use serde_json::Value;
 
 /// The leaf bytes of an event.
@@ -13,17 +15,33 @@ pub fn leaf_bytes(
     handoff_id: Option<&str>,
     detail: &Value,
 ) -> Vec<u8> {
-    let mut event = serde_json::Map::new();
-    event.insert("at".into(), Value::from(at_unix_ms));
-    event.insert("detail".into(), detail.clone());
-    event.insert(
-        "handoff_id".into(),
-        handoff_id.map_or(Value::Null, Value::from),
-    );
-    event.insert("kind".into(), Value::from(kind));
-    event.insert("seq".into(), Value::from(seq));
-    let mut out = Vec::with_capacity(256);
-    canonical(&Value::Object(event), &mut out);
+    let mut canonical_detail = Vec::with_capacity(256);
+    canonical(detail, &mut canonical_detail);
+    assemble(seq, kind, at_unix_ms, handoff_id, &canonical_detail)
+}
+
+/// The leaf bytes of an event whose detail is already canonical JSON (the
+/// store writes the same bytes as the event's `detail_json`, so it
+/// serialises the detail once).
+pub fn assemble(
+    seq: u64,
+    kind: &str,
+    at_unix_ms: i64,
+    handoff_id: Option<&str>,
+    canonical_detail: &[u8],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(canonical_detail.len() + 128);
+    // The event's keys, in byte order. Writing into a Vec cannot fail.
+    let _ = write!(out, "{{\"at\":{at_unix_ms},\"detail\":");
+    out.extend_from_slice(canonical_detail);
+    out.extend_from_slice(b",\"handoff_id\":");
+    match handoff_id {
+        Some(id) => write_string(id, &mut out),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"kind\":");
+    write_string(kind, &mut out);
+    let _ = write!(out, ",\"seq\":{seq}}}");
     out
 }
 
@@ -57,12 +75,17 @@ pub fn canonical(value: &Value, out: &mut Vec<u8>) {
             out.push(b']');
         }
         Value::String(s) => write_string(s, out),
-        scalar => out.extend_from_slice(scalar.to_string().as_bytes()),
+        // Writing into a Vec cannot fail.
+        scalar => {
+            let _ = serde_json::to_writer(&mut *out, scalar);
+        }
     }
 }
 
+/// A JSON string, escaped as serde_json escapes it.
 fn write_string(s: &str, out: &mut Vec<u8>) {
-    out.extend_from_slice(Value::from(s).to_string().as_bytes());
+    // Writing into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
 }
 
 #[cfg(test)]

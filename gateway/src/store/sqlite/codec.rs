@@ -149,7 +149,8 @@ pub(super) fn seq(n: i64) -> Result<u64, StoreError> {
 /// The columns [`handoff`] reads, in order (prefix `h.`).
 pub(super) const HANDOFF_COLUMNS: &str = "h.id, h.origin_partner, h.origin_ticket_id, \
     h.origin_family, h.target_partner, h.target_family, h.kind, h.urgency, h.state, \
-    h.ack_overdue, h.answer_overdue, h.content_sha256, h.raw_sha256, h.ticket_json, \
+    h.ack_overdue, h.answer_overdue, h.content_sha256, h.raw_sha256, \
+    (SELECT t.ticket_json FROM tickets t WHERE t.handoff_id = h.id), \
     h.target_ticket_id, h.ack_by, h.resolve_by, h.created_at, h.updated_at, h.trace_parent";
 
 /// A `handoffs` row selected with [`HANDOFF_COLUMNS`].
@@ -234,7 +235,8 @@ pub(super) fn hash(bytes: Vec<u8>) -> Result<crate::audit::merkle::Hash, StoreEr
 /// The columns [`outbox`] reads, in order (prefix `o.`, joined with the
 /// hand-off as `h`).
 pub(super) const OUTBOX_COLUMNS: &str = "o.id, o.handoff_id, o.target_partner, h.urgency, \
-    o.kind, COALESCE(NULLIF(o.payload_json, ''), h.ticket_json), o.state, o.attempts, o.next_attempt_at, o.last_error, \
+    o.kind, COALESCE(NULLIF(o.payload_json, ''), \
+    (SELECT t.ticket_json FROM tickets t WHERE t.handoff_id = o.handoff_id)), o.state, o.attempts, o.next_attempt_at, o.last_error, \
     o.created_at, o.queued_at, o.delivered_at, \
     h.origin_partner, h.origin_ticket_id, h.target_partner, h.target_ticket_id, \
     h.origin_family, h.target_family, h.trace_parent";

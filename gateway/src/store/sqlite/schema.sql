@@ -1,8 +1,9 @@
--- The gateway's embedded store, schema version 4 (version 1 lacked the
+-- The gateway's embedded store, schema version 5 (version 1 lacked the
 -- 'emergency_mode' event kind, version 2 handoffs.trace_parent, version 3
--- outbox.urgent; see MIGRATE_1_2, MIGRATE_2_3 and MIGRATE_3_4 in sqlite.rs).
+-- outbox.urgent, version 4 kept the ticket in its hand-off's row; see the
+-- MIGRATE_* steps in sqlite.rs).
 -- Times are Unix milliseconds (UTC). Personal data lives only in
--- handoffs.ticket_json (and in what partners write in status comments).
+-- tickets.ticket_json (and in what partners write in status comments).
 
 CREATE TABLE handoffs (
     id               TEXT PRIMARY KEY,          -- ULID, time-ordered
@@ -19,7 +20,6 @@ CREATE TABLE handoffs (
     answer_overdue   INTEGER NOT NULL DEFAULT 0 CHECK (answer_overdue IN (0, 1)),
     content_sha256   TEXT NOT NULL,             -- of the canonical ticket JSON as submitted
     raw_sha256       TEXT NOT NULL,             -- of the inbound bytes
-    ticket_json      TEXT NOT NULL,             -- canonical ticket, handoff_id set
     target_ticket_id TEXT,
     ack_by           INTEGER NOT NULL,
     resolve_by       INTEGER NOT NULL,
@@ -30,7 +30,20 @@ CREATE TABLE handoffs (
 ) STRICT;
 
 CREATE INDEX handoffs_by_target ON handoffs (target_partner, state);
-CREATE INDEX handoffs_by_state ON handoffs (state);
+-- The deadline sweep's two questions, each answered from the hand-offs
+-- still able to miss that deadline (the sweep runs every second).
+CREATE INDEX handoffs_ack_due ON handoffs (ack_by)
+    WHERE ack_overdue = 0 AND state = 'received';
+CREATE INDEX handoffs_answer_due ON handoffs (resolve_by)
+    WHERE answer_overdue = 0 AND state IN ('received', 'delivered', 'accepted', 'in_progress');
+
+-- The ticket apart from its hand-off's row: written once, while the row
+-- changes with every status (an update rewrites the whole row, and a
+-- 2-3 KB ticket made that several overflow pages each time).
+CREATE TABLE tickets (
+    handoff_id  TEXT PRIMARY KEY REFERENCES handoffs (id),
+    ticket_json TEXT NOT NULL                   -- canonical ticket as submitted, deadlines set, without its handoff_id
+) STRICT;
 
 CREATE TABLE status_history (
     handoff_id   TEXT NOT NULL REFERENCES handoffs (id),
@@ -53,7 +66,7 @@ CREATE TABLE outbox (
     handoff_id      TEXT NOT NULL REFERENCES handoffs (id),
     target_partner  TEXT NOT NULL,
     kind            TEXT NOT NULL CHECK (kind IN ('ticket', 'status')),
-    payload_json    TEXT NOT NULL,              -- canonical StatusUpdate; '' for a ticket: the hand-off's ticket_json
+    payload_json    TEXT NOT NULL,              -- canonical StatusUpdate; '' for a ticket: the hand-off's tickets.ticket_json
     state           TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'dead')),
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at INTEGER NOT NULL,
@@ -64,7 +77,8 @@ CREATE TABLE outbox (
     urgent          INTEGER NOT NULL DEFAULT 0 CHECK (urgent IN (0, 1))  -- the hand-off's lane
 ) STRICT;
 
-CREATE INDEX outbox_lanes ON outbox (target_partner, state, urgent, id);
+-- A target's two lanes of pending messages; a delivered message leaves it.
+CREATE INDEX outbox_pending ON outbox (target_partner, urgent, id) WHERE state = 'pending';
 CREATE INDEX outbox_by_handoff ON outbox (handoff_id, id);
 
 CREATE TABLE events (

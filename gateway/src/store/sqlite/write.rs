@@ -115,7 +115,11 @@ impl Tx<'_> {
         };
         // The leaf is appended in the same statement as its event (a wrong
         // number would collide with the primary key, never skip one).
-        let leaf = crate::audit::leaf::leaf_bytes(seq, kind.as_str(), at, handoff_id, &detail);
+        let mut detail_json = Vec::with_capacity(256);
+        crate::audit::leaf::canonical(&detail, &mut detail_json);
+        let leaf = crate::audit::leaf::assemble(seq, kind.as_str(), at, handoff_id, &detail_json);
+        let detail_json = std::str::from_utf8(&detail_json)
+            .map_err(|e| StoreError::Corrupt(format!("audit detail: {e}")))?;
         self.conn
             .prepare_cached(
                 "INSERT INTO events (seq, handoff_id, kind, at, detail_json, leaf_hash) \
@@ -127,7 +131,7 @@ impl Tx<'_> {
                 handoff_id,
                 kind.as_str(),
                 at,
-                detail.to_string(),
+                detail_json,
                 crate::audit::merkle::leaf_hash(&leaf).to_vec()
             ])?;
         self.next_event.set(Some(seq + 1));
@@ -367,8 +371,8 @@ pub(super) fn submit(
         .prepare_cached(
             "INSERT INTO handoffs (id, origin_partner, origin_ticket_id, origin_family, \
              target_partner, target_family, kind, urgency, state, content_sha256, raw_sha256, \
-             ticket_json, ack_by, resolve_by, created_at, updated_at, trace_parent) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'received', ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15)",
+             ack_by, resolve_by, created_at, updated_at, trace_parent) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'received', ?9, ?10, ?11, ?12, ?13, ?13, ?14)",
         )?
         .execute(params![
             id,
@@ -381,12 +385,14 @@ pub(super) fn submit(
             new.urgency.as_str(),
             content_sha256,
             new.raw_sha256,
-            ticket_json,
             ms(&new.ack_by),
             ms(&new.resolve_by),
             ms(&tx.now),
             new.trace_parent
         ])?;
+    tx.conn
+        .prepare_cached("INSERT INTO tickets (handoff_id, ticket_json) VALUES (?1, ?2)")?
+        .execute(params![id, ticket_json])?;
     let received = StatusUpdate {
         handoff_id: Some(id.clone()),
         ticket_id: Some(new.origin_ticket_id.clone()),

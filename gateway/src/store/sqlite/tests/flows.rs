@@ -399,7 +399,7 @@ async fn audit_events_never_hold_personal_data() {
     }
     // The data is where it belongs.
     let ticket_json: String = conn
-        .query_row("SELECT ticket_json FROM handoffs", [], |r| r.get(0))
+        .query_row("SELECT ticket_json FROM tickets", [], |r| r.get(0))
         .unwrap();
     assert!(ticket_json.contains(CALLER_NAME) && ticket_json.contains(CALLER_PHONE));
 }

@@ -14,6 +14,7 @@ use super::*;
 
 mod flows;
 mod lanes;
+mod wal;
 use crate::lifecycle::{HandoffKind, Overdue, Refusal, Side, Verdict};
 use crate::store::{
     DeliveryResult, EventKind, HandoffFilter, MessageKind, NewHandoff, Notify, OutboxPayload,
@@ -499,7 +500,7 @@ fn a_newer_schema_is_refused_and_outside_a_runtime_reads_fail_cleanly() {
         SqliteStore::open(&dir.db()),
         Err(StoreError::SchemaVersion {
             found: 7,
-            supported: 4
+            supported: 5
         })
     ));
     let fresh = TempDir::new();
@@ -524,6 +525,82 @@ fn poll_once<F: std::future::Future>(future: F) -> std::task::Poll<F::Output> {
     future.as_mut().poll(&mut context)
 }
 
+/// The schema of version 4, as it was created.
+const SCHEMA_V4: &str = include_str!("schema_v4.sql");
+
+/// Turns a store of the current version back into version 4 (its
+/// tickets back in their hand-offs' rows, its version 4 indexes).
+const DOWNGRADE_5_4: &str = "
+ALTER TABLE handoffs ADD COLUMN ticket_json TEXT NOT NULL DEFAULT '';
+UPDATE handoffs SET ticket_json = (SELECT ticket_json FROM tickets WHERE handoff_id = handoffs.id);
+DROP TABLE tickets;
+DROP INDEX handoffs_ack_due;
+DROP INDEX handoffs_answer_due;
+CREATE INDEX handoffs_by_state ON handoffs (state);
+DROP INDEX outbox_pending;
+CREATE INDEX outbox_lanes ON outbox (target_partner, state, urgent, id);
+CREATE INDEX outbox_pending_targets ON outbox (state, target_partner);
+PRAGMA user_version = 4;
+";
+
+/// A store of schema version 4 (tickets in their hand-offs' rows) is
+/// migrated: a hand-off reads back with its ticket, its message is still
+/// due, its passed deadline is still found, and new hand-offs work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_4_store_keeps_its_tickets_and_deadlines() {
+    let dir = TempDir::new();
+    let old = {
+        let store = SqliteStore::open(&dir.db()).unwrap();
+        let mut new = new_handoff(&sample_ticket(), "BJ-OLD", "hb-131000");
+        new.ack_by = new.now - TimeDelta::minutes(1);
+        created(store.submit(new).await.unwrap()).handoff_id
+    };
+    {
+        let conn = Connection::open(dir.db()).unwrap();
+        conn.execute_batch(DOWNGRADE_5_4).unwrap();
+        assert_eq!(
+            count(
+                &dir.db(),
+                "SELECT COUNT(*) FROM handoffs WHERE ticket_json LIKE '%陈志强%'"
+            ),
+            1
+        );
+    }
+    let store = SqliteStore::open(&dir.db()).unwrap();
+    let h = store.handoff(&old).await.unwrap().unwrap();
+    assert_eq!(h.ticket.caller.name.as_deref(), Some(CALLER_NAME));
+    assert_eq!(h.ticket.handoff_id.as_deref(), Some(old.as_str()));
+    let due = store
+        .due_deliveries("hb-131000", now() + TimeDelta::seconds(1), 10)
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].handoff_id, old);
+    let overdue = store.overdue_candidates(now()).await.unwrap();
+    assert_eq!(overdue.len(), 1);
+    assert_eq!(
+        (overdue[0].0.id.as_str(), overdue[0].1),
+        (old.as_str(), Overdue::Ack)
+    );
+    created(
+        store
+            .submit(new_handoff(&sample_ticket(), "BJ-NEW", "hb-131000"))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        store.targets_with_pending().await.unwrap(),
+        vec!["hb-131000".to_owned()]
+    );
+    drop(store);
+    assert_eq!(count(&dir.db(), "SELECT COUNT(*) FROM tickets"), 2);
+    let conn = Connection::open(dir.db()).unwrap();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, super::SCHEMA_VERSION);
+}
+
 /// A store of schema version 1 (events without `emergency_mode`) is
 /// migrated when opened: its events stay, in sequence, and the new kind is
 /// accepted after them.
@@ -531,7 +608,7 @@ fn poll_once<F: std::future::Future>(future: F) -> std::task::Poll<F::Output> {
 async fn a_version_1_store_is_migrated_keeping_its_events() {
     let dir = TempDir::new();
     {
-        let v1 = SCHEMA.replace(",\n                    'emergency_mode'", "");
+        let v1 = SCHEMA_V4.replace(",\n                    'emergency_mode'", "");
         let v1 = v1
             .replace("delivered_at    INTEGER,\n", "delivered_at    INTEGER\n")
             .lines()
@@ -543,7 +620,7 @@ async fn a_version_1_store_is_migrated_keeping_its_events() {
             })
             .collect::<Vec<_>>()
             .join("\n");
-        assert_ne!(v1, SCHEMA);
+        assert_ne!(v1, SCHEMA_V4);
         let conn = Connection::open(dir.db()).unwrap();
         conn.execute_batch(&v1).unwrap();
         conn.execute_batch(
@@ -595,6 +672,7 @@ async fn a_version_2_store_is_migrated_keeping_its_handoffs() {
     };
     {
         let conn = Connection::open(dir.db()).unwrap();
+        conn.execute_batch(DOWNGRADE_5_4).unwrap();
         conn.execute_batch(
             "DROP INDEX outbox_lanes; ALTER TABLE outbox DROP COLUMN urgent; \
              ALTER TABLE handoffs DROP COLUMN trace_parent; PRAGMA user_version = 2;",
@@ -638,6 +716,7 @@ async fn a_version_3_store_keeps_its_urgent_lane() {
     };
     {
         let conn = Connection::open(dir.db()).unwrap();
+        conn.execute_batch(DOWNGRADE_5_4).unwrap();
         conn.execute_batch(
             "DROP INDEX outbox_lanes; ALTER TABLE outbox DROP COLUMN urgent; \
              PRAGMA user_version = 3;",
@@ -720,4 +799,39 @@ fn cached_statements_are_not_prepared_again() {
     let stmt = conn.prepare_cached(sql).unwrap();
     assert_eq!(stmt.get_status(rusqlite::StatementStatus::Run), 20);
     assert_eq!(stmt.get_status(rusqlite::StatementStatus::RePrepare), 0);
+}
+
+/// The deadline sweep (every second) and a target's lanes (every
+/// delivery round) read their partial indexes: their cost follows what is
+/// due, not how many hand-offs and messages the store has ever held.
+#[test]
+fn the_sweep_and_the_lanes_read_indexes_not_tables() {
+    let dir = TempDir::new();
+    drop(SqliteStore::open(&dir.db()).unwrap());
+    let conn = Connection::open(dir.db()).unwrap();
+    super::stable_plans(&conn).unwrap();
+    let plan = |sql: &str| -> Vec<String> {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        stmt.query_map([], |r| r.get::<_, String>(3))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect()
+    };
+    let sweep = plan(&super::read::overdue_sql().replace("?1", "0"));
+    assert!(
+        sweep.iter().any(|l| l.contains("handoffs_ack_due")),
+        "{sweep:?}"
+    );
+    assert!(
+        sweep.iter().any(|l| l.contains("handoffs_answer_due")),
+        "{sweep:?}"
+    );
+    let lanes = plan(&super::read::lanes_sql("o.id", "10").replace("?1", "'hb'"));
+    let table_scan = |l: &String| l.starts_with("SCAN o") || l.starts_with("SCAN h");
+    assert!(!sweep.iter().any(table_scan), "{sweep:?}");
+    assert!(!lanes.iter().any(table_scan), "{lanes:?}");
+    assert!(
+        lanes.iter().any(|l| l.contains("outbox_pending")),
+        "{lanes:?}"
+    );
 }
