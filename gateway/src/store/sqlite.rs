@@ -336,11 +336,18 @@ fn spawn_checkpointer(path: &Path, writer: &mut Connection) -> Result<JoinHandle
     // until then a checkpoint does nothing.
     let _: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
     let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
-    // Replaces SQLite's autocheckpoint (itself a WAL hook).
+    // Replaces SQLite's autocheckpoint (itself a WAL hook). The hook runs
+    // after the commit is on disk, and an error it returns would be
+    // reported as the COMMIT's although the transaction stays committed:
+    // like SQLite's own hook, it never fails (a checkpoint that finds the
+    // checkpointer busy, SQLITE_BUSY, is simply tried again next time).
     writer.wal_hook(Some(
         move |wal: &mut rusqlite::hooks::Wal, frames: c_int| {
             if frames >= WAL_CEILING_FRAMES {
-                return wal.checkpoint();
+                if let Err(e) = wal.checkpoint() {
+                    tracing::debug!(error = %e, frames, "the writer's WAL checkpoint was put off");
+                }
+                return Ok(());
             }
             if frames >= CHECKPOINT_FRAMES {
                 // Full: a wake-up is already pending.
