@@ -83,6 +83,61 @@ pub fn root(leaves: &[Hash]) -> Hash {
     }
 }
 
+/// A tree being grown leaf by leaf, kept as its compact range: the roots
+/// of its perfect subtrees, leftmost (largest) first, at most one per
+/// height. Appending a leaf is O(1) amortised and the root O(log n), so
+/// the checkpoint signer extends the tree it signed last instead of
+/// reading every leaf again.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CompactRange {
+    size: u64,
+    /// (height, root) of each perfect subtree; heights strictly decrease.
+    subtrees: Vec<(u32, Hash)>,
+}
+
+impl CompactRange {
+    /// The range of `leaves` (leaf hashes).
+    pub fn of(leaves: &[Hash]) -> CompactRange {
+        let mut range = CompactRange::default();
+        leaves.iter().for_each(|leaf| range.push(*leaf));
+        range
+    }
+
+    /// The number of leaves.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Appends a leaf hash: equal heights merge like a binary counter's
+    /// carries.
+    pub fn push(&mut self, leaf: Hash) {
+        let (mut height, mut hash) = (0, leaf);
+        while let Some(&(top, left)) = self.subtrees.last() {
+            if top != height {
+                break;
+            }
+            self.subtrees.pop();
+            hash = node_hash(&left, &hash);
+            height += 1;
+        }
+        self.subtrees.push((height, hash));
+        self.size += 1;
+    }
+
+    /// MTH of the leaves so far: RFC 9162's split at the largest power of
+    /// two puts the leftmost subtree on the left of the root, and the rest
+    /// of the range, folded the same way, on its right.
+    pub fn root(&self) -> Hash {
+        let mut subtrees = self.subtrees.iter().rev();
+        match subtrees.next() {
+            None => empty_root(),
+            Some(&(_, rightmost)) => {
+                subtrees.fold(rightmost, |right, (_, left)| node_hash(left, &right))
+            }
+        }
+    }
+}
+
 /// PATH(m, D[n]): the audit path of leaf `index` in the tree over `leaves`.
 pub fn inclusion_proof(leaves: &[Hash], index: usize) -> Result<Vec<Hash>, ProofError> {
     if index >= leaves.len() {
@@ -272,5 +327,26 @@ pub fn verify_consistency(
         Ok(())
     } else {
         Err(ProofError::Mismatch)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_compact_range_has_the_root_of_its_leaves_at_every_size() {
+        let leaves: Vec<Hash> = (0u32..300).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+        let mut range = CompactRange::default();
+        assert_eq!(range.root(), root(&[]));
+        for n in 1..=leaves.len() {
+            range.push(leaves[n - 1]);
+            assert_eq!(range.size(), n as u64);
+            assert_eq!(range.root(), root(&leaves[..n]), "size {n}");
+        }
+        assert_eq!(CompactRange::of(&leaves[..77]).root(), root(&leaves[..77]));
+        // One subtree per set bit of the size.
+        assert_eq!(range.subtrees.len(), 300u32.count_ones() as usize);
     }
 }
