@@ -2,11 +2,17 @@
 //!
 //! Writes: one writer thread owns the only read-write connection. Callers
 //! send it commands over a channel, each with a oneshot for the reply. The
-//! writer takes every command waiting (up to [`BATCH`]), runs each inside
-//! its own SAVEPOINT of one transaction (a failing command rolls back only
-//! its own savepoint and gets its own error), commits once, and only then
-//! replies to all of them (group commit). With `synchronous=FULL` the
-//! commit is on disk (the WAL fsync'd) before anyone hears of it.
+//! writer takes every command waiting (up to [`BATCH`]), runs them one
+//! after the other in one transaction, commits once, and only then replies
+//! to all of them (group commit). With `synchronous=FULL` the commit is on
+//! disk (the WAL fsync'd) before anyone hears of it. A command that fails
+//! before writing anything (an unknown hand-off, a message no longer
+//! pending: the failures callers cause) gets its own error and the rest of
+//! the batch commits. One that fails after writing (a broken database, a
+//! bug) cannot be undone alone: the whole batch is rolled back and every
+//! command in it is told nothing was applied. (Each command had its own
+//! SAVEPOINT before: a quarter of the writer's time went to copying every
+//! page it touched into the savepoint's journal.)
 //!
 //! Reads: run on blocking threads over a small pool of read-only
 //! connections; WAL lets them proceed while the writer commits.
@@ -120,8 +126,8 @@ type Result<T> = std::result::Result<T, StoreError>;
 
 /// A command waiting for the writer.
 trait Command: Send {
-    /// Runs the command inside its savepoint; returns what to reply once
-    /// the transaction's fate is known.
+    /// Runs the command in the batch's transaction; returns what to reply
+    /// once the transaction's fate is known.
     fn run(self: Box<Self>, tx: &mut Tx<'_>) -> Box<dyn Finish>;
     /// Replies with `error` without running.
     fn fail(self: Box<Self>, error: StoreError);
@@ -129,7 +135,7 @@ trait Command: Send {
 
 /// A command that ran and waits for the commit.
 trait Finish: Send {
-    /// True when the command itself succeeded (its savepoint is kept).
+    /// True when the command itself succeeded.
     fn ok(&self) -> bool;
     /// Replies: the command's result if the commit succeeded (or its own
     /// error), else the commit's error.
@@ -399,10 +405,10 @@ fn prepare(conn: &Connection) -> Result<()> {
     // its transactions (a reader's is dropped whenever the file changed):
     // 16 MiB keeps the indexes every submission walks in memory.
     conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)?;
-    // Every command runs in a savepoint, and in WAL mode a savepoint keeps
-    // the original of each page it changes in a sub-journal; past 64 KiB
-    // (one submission changes ~17 pages) SQLite spilled it to a temporary
-    // file: ~30 writes to disk per command (seen with strace).
+    // A statement that may fail half-way (foreign keys) keeps the original
+    // of each page it changes in a statement journal; in a temporary file
+    // once past 64 KiB (with a savepoint per command, as before, ~30 disk
+    // writes per command: seen with strace).
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     create_schema(conn, version)?;
@@ -448,7 +454,7 @@ fn create_schema(conn: &Connection, version: i64) -> Result<()> {
     }
 }
 
-/// The writer thread: batches, savepoints, one commit, then the replies.
+/// The writer thread: batches, one commit, then the replies.
 fn writer(
     conn: Connection,
     mut ids: IdGen,
@@ -474,11 +480,7 @@ fn writer(
                 command.fail(StoreError::Commit(why.clone()));
                 continue;
             }
-            if let Err(e) = run_cached(&conn, "SAVEPOINT command") {
-                broken = Some(e.to_string());
-                command.fail(StoreError::Commit(e.to_string()));
-                continue;
-            }
+            let changes_before = conn.total_changes();
             let (system_now, now) = codec::clock();
             let mut tx = Tx {
                 conn: &conn,
@@ -488,20 +490,16 @@ fn writer(
                 next_event: &next_event,
             };
             let finished = command.run(&mut tx);
-            let settle: &[&str] = if finished.ok() {
-                &["RELEASE command"]
-            } else {
-                // Its events are undone: their numbers are free again.
-                next_event.set(None);
-                &["ROLLBACK TO command", "RELEASE command"]
-            };
+            // Counted when each statement completes; a statement that
+            // fails leaves nothing of its own (SQLite undoes it).
+            if !finished.ok() && conn.total_changes() != changes_before {
+                broken = Some("a command of the batch failed after writing".into());
+            }
             done.push(finished);
             // SQLite rolls the whole transaction back on some errors (disk
             // full, I/O): then nothing of the batch can be committed.
             if conn.is_autocommit() {
                 broken = Some("the transaction was rolled back by the database".into());
-            } else if let Err(e) = settle.iter().try_for_each(|sql| run_cached(&conn, sql)) {
-                broken = Some(e.to_string());
             }
         }
         let outcome = match broken {
@@ -522,12 +520,6 @@ fn writer(
             finished.finish(outcome.as_ref().map(|_| ()).map_err(String::as_str));
         }
     }
-}
-
-/// Runs a statement without parameters through the statement cache (the
-/// writer runs a savepoint's two statements for every command).
-fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
 impl Store for SqliteStore {

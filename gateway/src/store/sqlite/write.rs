@@ -1,6 +1,6 @@
-//! The write commands. Each runs on the writer thread inside its own
-//! savepoint of the batch's transaction: an error rolls back only that
-//! command.
+//! The write commands. Each runs on the writer thread in the batch's
+//! transaction; one that fails must fail before its first write, or the
+//! whole batch is rolled back (see `sqlite.rs`): check, then write.
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -33,8 +33,8 @@ pub(super) struct Tx<'a> {
     pub(super) system_now: SystemTime,
     pub(super) now: Timestamp,
     /// The next audit sequence number, once an event of this transaction
-    /// has read it; the writer forgets it whenever a savepoint or the
-    /// transaction is rolled back, and at every new transaction (another
+    /// has read it; set only once its event is written, and forgotten at
+    /// every new transaction (another
     /// process, `gateway handoffs redeliver`, may have appended since).
     pub(super) next_event: &'a Cell<Option<u64>>,
 }

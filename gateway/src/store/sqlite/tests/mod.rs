@@ -331,6 +331,68 @@ fn one_batch_one_commit_and_failures_stay_in_their_savepoint() {
     assert_eq!(count(&dir.db(), "SELECT COUNT(*) FROM events"), 6);
 }
 
+/// A command that fails after it has written cannot be undone alone (no
+/// savepoints): the whole batch is rolled back, each of its commands hears
+/// that nothing was applied, and the store goes on.
+#[test]
+fn a_command_failing_after_writing_rolls_back_its_batch() {
+    let dir = TempDir::new();
+    drop(SqliteStore::open(&dir.db()).unwrap());
+    let conn = Connection::open(dir.db()).unwrap();
+    prepare(&conn).unwrap();
+    let (sender, receiver) = mpsc::channel::<Box<dyn Command>>(QUEUE);
+    let ticket = sample_ticket();
+    let mut replies = Vec::new();
+    for i in 0..3 {
+        let (reply, answer) = oneshot::channel();
+        let mut new = new_handoff(&ticket, &format!("BJ{i}"), "hb-131000");
+        let prepared = write::PreparedTicket::new(&mut new).unwrap();
+        let run = move |tx: &mut Tx<'_>| {
+            write::submit(tx, new, prepared)?;
+            if i == 1 {
+                return Err(StoreError::Corrupt("found wrong after writing".into()));
+            }
+            Ok(())
+        };
+        sender.try_send(Box::new(Op { run, reply })).ok().unwrap();
+        replies.push(answer);
+    }
+    drop(sender);
+    let commits = AtomicU64::new(0);
+    writer(conn, IdGen::after(None).unwrap(), receiver, &commits);
+    assert_eq!(commits.load(Ordering::Relaxed), 0);
+    let results: Vec<_> = replies
+        .into_iter()
+        .map(|mut a| a.try_recv().unwrap())
+        .collect();
+    assert!(
+        matches!(&results[0], Err(StoreError::Commit(_))),
+        "{:?}",
+        results[0]
+    );
+    assert!(
+        matches!(&results[1], Err(StoreError::Corrupt(_))),
+        "{:?}",
+        results[1]
+    );
+    assert!(
+        matches!(&results[2], Err(StoreError::Commit(_))),
+        "{:?}",
+        results[2]
+    );
+    assert_eq!(count(&dir.db(), "SELECT COUNT(*) FROM handoffs"), 0);
+    assert_eq!(count(&dir.db(), "SELECT COUNT(*) FROM events"), 0);
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let store = SqliteStore::open(&dir.db()).unwrap();
+    let receipt = created(
+        runtime
+            .block_on(store.submit(new_handoff(&ticket, "BJ0", "hb-131000")))
+            .unwrap(),
+    );
+    assert_eq!(receipt.audit_seq, 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn everything_acknowledged_survives_a_restart() {
     let dir = TempDir::new();

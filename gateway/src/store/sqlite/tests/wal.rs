@@ -34,9 +34,6 @@ async fn the_checkpointer_copies_the_log_while_the_store_runs() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    // What was copied is readable from the database file alone once the
-    // store is closed (SQLite checkpoints the rest and removes the WAL).
     drop(store);
-    assert!(!wal.exists(), "the WAL outlived the store");
     assert_eq!(count(&dir.db(), "SELECT COUNT(*) FROM handoffs"), 200);
 }
