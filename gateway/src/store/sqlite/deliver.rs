@@ -53,12 +53,23 @@ pub(super) fn record_delivery(
                      WHERE id = ?1",
                 )?
                 .execute(params![outbox_id, ms(&at)])?;
-            let head = tx.head(&handoff_id)?;
             // The ticket reached the hand-off's own target (not an
-            // escalation copy): that is the acknowledgement.
-            let reached_target =
-                kind == MessageKind::Ticket.as_str() && partner == head.target_partner;
-            if reached_target && let Some(their_id) = &target_ticket_id {
+            // escalation copy): that is the acknowledgement. (A status
+            // message's delivery changes nothing of its hand-off.)
+            let head = if kind == MessageKind::Ticket.as_str() {
+                Some(tx.head(&handoff_id)?)
+            } else {
+                None
+            };
+            let reached = head.filter(|head| partner == head.target_partner);
+            let delivered_applies = reached.as_ref().is_some_and(|head| {
+                lifecycle::check(head.state, Status::Delivered, Side::Gateway) == Verdict::Apply
+            });
+            // With DELIVERED applied, the state's update writes their id too.
+            if reached.is_some()
+                && !delivered_applies
+                && let Some(their_id) = &target_ticket_id
+            {
                 tx.conn
                     .prepare_cached(
                         "UPDATE handoffs SET target_ticket_id = ?2, updated_at = ?3 WHERE id = ?1",
@@ -79,9 +90,7 @@ pub(super) fn record_delivery(
                 }),
             )?;
             let mut status = None;
-            if reached_target
-                && lifecycle::check(head.state, Status::Delivered, Side::Gateway) == Verdict::Apply
-            {
+            if let Some(head) = reached.filter(|_| delivered_applies) {
                 let head = Head {
                     target_ticket_id: target_ticket_id.or(head.target_ticket_id.clone()),
                     ..head

@@ -226,9 +226,19 @@ impl Tx<'_> {
         };
         let history_seq = self.history(&head.id, &update, side, outcome, refusal.as_deref())?;
         let state = if verdict == Verdict::Apply {
+            // The head's target ticket id is the row's, or the one just
+            // learnt from the target's reply to the delivery.
             self.conn
-                .prepare_cached("UPDATE handoffs SET state = ?2, updated_at = ?3 WHERE id = ?1")?
-                .execute(params![head.id, update.status.as_str(), ms(&self.now)])?;
+                .prepare_cached(
+                    "UPDATE handoffs SET state = ?2, updated_at = ?3, target_ticket_id = ?4 \
+                     WHERE id = ?1",
+                )?
+                .execute(params![
+                    head.id,
+                    update.status.as_str(),
+                    ms(&self.now),
+                    head.target_ticket_id
+                ])?;
             update.status
         } else {
             head.state
