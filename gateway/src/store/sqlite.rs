@@ -1,6 +1,7 @@
 //! The embedded store: one SQLite file in WAL mode.
 //!
-//! Writes: one writer thread owns the only read-write connection. Callers
+//! Writes: one writer thread owns the only connection that writes (the
+//! checkpointer's, on its own thread, only copies the WAL). Callers
 //! send it commands over a channel, each with a oneshot for the reply. The
 //! writer takes every command waiting (up to [`BATCH`]), runs them one
 //! after the other in one transaction, commits once, and only then replies
