@@ -38,7 +38,7 @@ use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
 use super::App;
-use crate::audit::merkle::{self, Hash};
+use crate::audit::merkle;
 use crate::audit::note::{self, Checkpoint};
 use crate::config::AuditConfig;
 use crate::store::{Store, StoreError};
