@@ -4,7 +4,35 @@
 use schemas::{Category, Scheme, SourceCode, Tables, Urgency};
 
 use crate::error::{Error, FieldError};
-use crate::{geo, ident, time};
+use crate::{geo, ident, swar, time};
+
+/// A field's name as an error gives it, made only when one is recorded.
+pub trait Field: Copy {
+    /// The name.
+    fn name(self) -> String;
+}
+
+impl Field for &str {
+    fn name(self) -> String {
+        self.to_owned()
+    }
+}
+
+impl Field for &String {
+    fn name(self) -> String {
+        self.clone()
+    }
+}
+
+/// A field of a list's item, `list[index].field` (`attachments[1].url`).
+#[derive(Clone, Copy, Debug)]
+pub struct ItemField<'a>(pub &'a str, pub usize, pub &'a str);
+
+impl Field for ItemField<'_> {
+    fn name(self) -> String {
+        format!("{}[{}].{}", self.0, self.1, self.2)
+    }
+}
 
 /// Collects field errors so one reply lists every problem of a message.
 #[derive(Debug, Default)]
@@ -24,26 +52,26 @@ impl Check {
     }
 
     /// Records `result`'s error, if any, and passes its value on.
-    pub fn take<T>(&mut self, field: &str, result: Result<T, String>) -> Option<T> {
+    pub fn take<T>(&mut self, field: impl Field, result: Result<T, String>) -> Option<T> {
         match result {
             Ok(v) => Some(v),
             Err(reason) => {
-                self.fail(field, reason);
+                self.fail(field.name(), reason);
                 None
             }
         }
     }
 
     /// A required value: present and not blank.
-    pub fn required<'a>(&mut self, field: &str, value: Option<&'a str>) -> Option<&'a str> {
+    pub fn required<'a>(&mut self, field: impl Field, value: Option<&'a str>) -> Option<&'a str> {
         match value {
             Some(v) if !v.trim().is_empty() => Some(v),
             Some(_) => {
-                self.fail(field, "must not be empty");
+                self.fail(field.name(), "must not be empty");
                 None
             }
             None => {
-                self.fail(field, "is required");
+                self.fail(field.name(), "is required");
                 None
             }
         }
@@ -51,31 +79,37 @@ impl Check {
 
     /// Free text: at most `max` code points and only characters every
     /// format can carry (no control characters but tab, LF and CR).
-    pub fn text(&mut self, field: &str, value: &str, max: usize) {
-        let count = value.chars().count();
-        if count > max {
-            self.fail(
-                field,
-                format!("is {count} characters long; at most {max} are allowed"),
-            );
+    pub fn text(&mut self, field: impl Field, value: &str, max: usize) {
+        // A value has no more code points than bytes: only a long one
+        // needs counting.
+        if value.len() > max {
+            let count = value.chars().count();
+            if count > max {
+                self.fail(
+                    field.name(),
+                    format!("is {count} characters long; at most {max} are allowed"),
+                );
+            }
         }
-        if let Some(c) = value.chars().find(|&c| !crate::xml::is_xml_char(c)) {
+        if may_hold_non_xml_char(value)
+            && let Some(c) = value.chars().find(|&c| !crate::xml::is_xml_char(c))
+        {
             self.fail(
-                field,
+                field.name(),
                 format!("contains the control character U+{:04X}", u32::from(c)),
             );
         }
     }
 
     /// Optional free text.
-    pub fn opt_text(&mut self, field: &str, value: Option<&str>, max: usize) {
+    pub fn opt_text(&mut self, field: impl Field, value: Option<&str>, max: usize) {
         if let Some(v) = value {
             self.text(field, v, max);
         }
     }
 
     /// A required text: present, non-blank, bounded.
-    pub fn required_text(&mut self, field: &str, value: Option<&str>, max: usize) -> String {
+    pub fn required_text(&mut self, field: impl Field, value: Option<&str>, max: usize) -> String {
         match self.required(field, value) {
             Some(v) => {
                 self.text(field, v, max);
@@ -86,7 +120,7 @@ impl Check {
     }
 
     /// An identifier: 1–`max` characters of `[A-Za-z0-9-_.]`.
-    pub fn id(&mut self, field: &str, value: Option<&str>, max: usize) -> String {
+    pub fn id(&mut self, field: impl Field, value: Option<&str>, max: usize) -> String {
         let Some(v) = self.required(field, value) else {
             return String::new();
         };
@@ -95,7 +129,7 @@ impl Check {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
         if !ok_chars || v.len() > max {
             self.fail(
-                field,
+                field.name(),
                 format!("'{v}' must be 1 to {max} characters of A-Z, a-z, 0-9, '-', '_' or '.'"),
             );
         }
@@ -103,50 +137,64 @@ impl Check {
     }
 
     /// An optional phone number.
-    pub fn phone(&mut self, field: &str, value: Option<&str>) {
+    pub fn phone(&mut self, field: impl Field, value: Option<&str>) {
         if let Some(v) = value {
             self.take(field, ident::check_phone(v));
         }
     }
 
     /// An optional division code.
-    pub fn division(&mut self, field: &str, value: Option<&str>) {
+    pub fn division(&mut self, field: impl Field, value: Option<&str>) {
         if let Some(v) = value {
             self.take(field, ident::check_division(v));
         }
     }
 
     /// An optional USCC.
-    pub fn uscc(&mut self, field: &str, value: Option<&str>) {
+    pub fn uscc(&mut self, field: impl Field, value: Option<&str>) {
         if let Some(v) = value {
             self.take(field, ident::check_uscc(v));
         }
     }
 
     /// An optional SHA-256 digest.
-    pub fn sha256(&mut self, field: &str, value: Option<&str>) {
+    pub fn sha256(&mut self, field: impl Field, value: Option<&str>) {
         if let Some(v) = value {
             self.take(field, ident::check_sha256(v));
         }
     }
 
     /// An optional URL: absolute http(s), no spaces.
-    pub fn url(&mut self, field: &str, value: &str) {
+    pub fn url(&mut self, field: impl Field, value: &str) {
+        // In ASCII, white space and control characters are the bytes up
+        // to the space, and DEL.
+        let spaced = if value.is_ascii() {
+            value.bytes().any(|b| b <= b' ' || b == 0x7f)
+        } else {
+            value.chars().any(|c| c.is_whitespace() || c.is_control())
+        };
         let ok = (value.starts_with("https://") || value.starts_with("http://"))
             && value.len() > "https://".len()
-            && !value.chars().any(|c| c.is_whitespace() || c.is_control());
+            && !spaced;
         if !ok {
-            self.fail(field, format!("'{value}' is not an absolute http(s) URL"));
+            self.fail(
+                field.name(),
+                format!("'{value}' is not an absolute http(s) URL"),
+            );
         }
     }
 
     /// A point's range.
-    pub fn point(&mut self, field: &str, p: schemas::Point) {
+    pub fn point(&mut self, field: impl Field, p: schemas::Point) {
         self.take(field, geo::check_range(p));
     }
 
     /// An RFC 3339 time.
-    pub fn rfc3339(&mut self, field: &str, value: Option<&str>) -> Option<schemas::Timestamp> {
+    pub fn rfc3339(
+        &mut self,
+        field: impl Field,
+        value: Option<&str>,
+    ) -> Option<schemas::Timestamp> {
         let v = self.required(field, value)?;
         self.take(field, time::parse_rfc3339(v))
     }
@@ -154,14 +202,14 @@ impl Check {
     /// The caller rule: anonymous means no name and no phone.
     pub fn anonymous(
         &mut self,
-        field: &str,
+        field: impl Field,
         anonymous: bool,
         name: Option<&str>,
         phone: Option<&str>,
     ) {
         if anonymous && (name.is_some() || phone.is_some()) {
             self.fail(
-                field,
+                field.name(),
                 "an anonymous caller must not carry a name or a phone number",
             );
         }
@@ -175,6 +223,20 @@ impl Check {
             Err(Error::Invalid(self.errors))
         }
     }
+}
+
+/// False when `s` certainly holds only characters XML 1.0 can carry: in a
+/// `str` the others are the C0 controls but tab, LF and CR, and U+FFFE and
+/// U+FFFF.
+fn may_hold_non_xml_char(s: &str) -> bool {
+    let (words, tail) = s.as_bytes().as_chunks::<8>();
+    let control = |b: &u8| *b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r');
+    words
+        .iter()
+        .any(|chunk| swar::below(swar::word(chunk), 0x20) != 0 && chunk.iter().any(control))
+        || tail.iter().any(control)
+        || s.contains('\u{FFFE}')
+        || s.contains('\u{FFFF}')
 }
 
 /// One source field the target format could not carry.
@@ -214,7 +276,8 @@ pub struct Encoded {
 #[derive(Debug, Default)]
 pub struct Loss {
     report: LossReport,
-    lines: Vec<String>,
+    /// The lines for the notes, joined by `\n` as they are written.
+    lines: String,
 }
 
 impl Loss {
@@ -227,7 +290,16 @@ impl Loss {
     /// label the receiving agent reads.
     pub fn lose(&mut self, field: &str, label: &str, value: impl Into<String>) {
         let value = value.into();
-        self.lines.push(format!("{label}({field}): {value}"));
+        if self.lines.is_empty() {
+            // Room for what a ticket usually loses, so that they seldom grow.
+            self.lines.reserve(1024);
+            self.report.lost.reserve(16);
+        } else {
+            self.lines.push('\n');
+        }
+        for part in [label, "(", field, "): ", &value] {
+            self.lines.push_str(part);
+        }
         self.report.lost.push(LostField {
             field: field.to_owned(),
             value,
@@ -241,18 +313,23 @@ impl Loss {
         }
     }
 
+    /// The lines for the lost fields, if any were lost.
+    pub fn lines(&self) -> Option<&str> {
+        Some(self.lines.as_str()).filter(|l| !l.is_empty())
+    }
+
     /// The notes to write: the ticket's notes, then one line per lost field.
     pub fn notes(&self, notes: Option<&str>) -> Option<String> {
         if self.lines.is_empty() {
             return notes.map(str::to_owned);
         }
-        let mut out = notes.map(str::to_owned).unwrap_or_default();
-        for line in &self.lines {
-            if !out.is_empty() {
-                out.push('\n');
-            }
-            out.push_str(line);
+        let notes = notes.unwrap_or_default();
+        let mut out = String::with_capacity(notes.len() + 1 + self.lines.len());
+        out.push_str(notes);
+        if !out.is_empty() {
+            out.push('\n');
         }
+        out.push_str(&self.lines);
         Some(out)
     }
 

@@ -6,6 +6,7 @@
 //! to its start far within 0.5 m.
 
 use std::f64::consts::PI;
+use std::fmt::Write;
 
 use schemas::{Datum, Point};
 
@@ -134,13 +135,25 @@ pub fn check_range(p: Point) -> Result<(), String> {
 /// Formats a coordinate with at least 6 decimal places, exactly when the
 /// value has more.
 pub fn format_coord(v: f64) -> String {
-    let shortest = v.to_string();
+    // Room for a coordinate with its padding, so that it is written once.
+    let mut shortest = String::with_capacity(24);
+    // ok: writing to a String cannot fail.
+    let _ = write!(shortest, "{v}");
     let decimals = shortest.split_once('.').map_or(0, |(_, d)| d.len());
     if decimals >= 6 && !shortest.contains('e') {
-        shortest
-    } else {
-        format!("{v:.6}")
+        return shortest;
     }
+    // Below 1e9 a unit in the last place is under 1.2e-7, so `v` lies
+    // within 6e-8 of its shortest form: rounded to six places it is that
+    // form, padded with zeros (which saves formatting it again).
+    if v.is_finite() && v.abs() < 1e9 && !shortest.contains('e') {
+        if decimals == 0 {
+            shortest.push('.');
+        }
+        shortest.extend(std::iter::repeat_n('0', 6 - decimals));
+        return shortest;
+    }
+    format!("{v:.6}")
 }
 
 /// Rounds to 6 decimal places, for JSON formats that write numbers.
@@ -178,6 +191,45 @@ mod tests {
             q = to_wgs84(Datum::Gcj02, from_wgs84(Datum::Gcj02, q));
         }
         assert!(distance_m(q, start) < 0.01, "{}", distance_m(q, start));
+    }
+
+    #[test]
+    fn padding_the_shortest_form_is_rounding_to_six_places() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut values = vec![
+            0.0,
+            -0.0,
+            1.0,
+            -1.5,
+            116.35,
+            39.9,
+            1e-7,
+            5e-7,
+            999_999_999.5,
+            1e9,
+            1e21,
+        ];
+        for _ in 0..100_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let unit = (seed >> 11) as f64 / (1u64 << 53) as f64;
+            values.push((unit - 0.5) * 400.0);
+            values.push(geo_round(unit * 180.0, seed % 7));
+        }
+        for v in values {
+            let s = format_coord(v);
+            let shortest = v.to_string();
+            if shortest.split_once('.').map_or(0, |(_, d)| d.len()) < 6 {
+                assert_eq!(s, format!("{v:.6}"), "{v:e}");
+            }
+        }
+    }
+
+    /// `v` rounded to `places` decimals, as a coordinate often is.
+    fn geo_round(v: f64, places: u64) -> f64 {
+        let f = 10f64.powi(places as i32);
+        (v * f).round() / f
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::Error;
+use crate::{Error, swar};
 
 /// Largest body any format accepts.
 pub const MAX_BODY: usize = 1 << 20;
@@ -27,19 +27,12 @@ pub fn check_size(bytes: &[u8]) -> Result<(), Error> {
 
 /// Refuses JSON nested deeper than [`MAX_DEPTH`], before serde recurses.
 fn check_depth(bytes: &[u8]) -> Result<(), Error> {
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for &b in bytes {
-        if in_string {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
+    let mut depth = 0usize;
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        i += 1;
         match b {
-            b'"' => in_string = true,
+            b'"' => i = string_end(bytes, i),
             b'{' | b'[' => {
                 depth += 1;
                 if depth > MAX_DEPTH {
@@ -53,21 +46,80 @@ fn check_depth(bytes: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
+/// Where the string whose contents start at `from` ends (just past its
+/// closing quote, or the end of the input); an escape skips the next byte.
+fn string_end(bytes: &[u8], mut from: usize) -> usize {
+    loop {
+        let rest = bytes.get(from..).unwrap_or_default();
+        let Some(at) = find_quote_or_backslash(rest) else {
+            return bytes.len();
+        };
+        from += at + 1;
+        if rest[at] == b'"' {
+            return from;
+        }
+        from += 1;
+    }
+}
+
+/// The index of the first quote or backslash.
+fn find_quote_or_backslash(bytes: &[u8]) -> Option<usize> {
+    let (words, tail) = bytes.as_chunks::<8>();
+    for (i, chunk) in words.iter().enumerate() {
+        let w = swar::word(chunk);
+        let found = swar::eq(w, b'"') | swar::eq(w, b'\\');
+        if found != 0 {
+            return Some(i * 8 + swar::first(found));
+        }
+    }
+    tail.iter()
+        .position(|&b| b == b'"' || b == b'\\')
+        .map(|p| words.len() * 8 + p)
+}
+
 /// Parses a JSON body into a wire struct.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     check_size(bytes)?;
-    if let Err(e) = std::str::from_utf8(bytes) {
-        return Err(Error::Encoding {
-            encoding: "UTF-8",
-            offset: e.valid_up_to(),
-        });
-    }
+    check_utf8(bytes)?;
     check_depth(bytes)?;
     // The common case, valid input, goes without path tracking; only a
     // refusal is parsed again to name the field at fault.
     if let Ok(value) = serde_json::from_slice(bytes) {
         return Ok(value);
     }
+    parse_tracking_path(bytes)
+}
+
+/// [`parse`] for wire structs that deny unknown fields (and so skip no
+/// value): serde_json then reads every string, and validates it as UTF-8,
+/// so the body is parsed before the UTF-8 check, which only a refusal
+/// needs. The result, the value or the error, is the same.
+pub(crate) fn parse_strict<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    check_size(bytes)?;
+    if let Ok(value) = serde_json::from_slice(bytes) {
+        // A value (`serde_json::Value`) may nest deeper than the limit.
+        check_depth(bytes)?;
+        return Ok(value);
+    }
+    check_utf8(bytes)?;
+    check_depth(bytes)?;
+    parse_tracking_path(bytes)
+}
+
+fn check_utf8(bytes: &[u8]) -> Result<(), Error> {
+    match std::str::from_utf8(bytes) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(Error::Encoding {
+            encoding: "UTF-8",
+            offset: e.valid_up_to(),
+        }),
+    }
+}
+
+/// Parses `bytes` (well-formed UTF-8, not too deep) again, tracking the
+/// path, so that a refusal names the field at fault.
+#[cold]
+fn parse_tracking_path<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -109,9 +161,14 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
 
 /// Writes a wire struct as pretty JSON (the samples' layout).
 pub fn write<T: Serialize>(value: &T) -> Vec<u8> {
+    // A ticket is a few KB: start there rather than grow from 128 bytes.
+    let mut out = Vec::with_capacity(4096);
     // ok: serialising plain structs of strings and numbers cannot fail;
     // non-finite floats are written as null by serde_json.
-    serde_json::to_vec_pretty(value).unwrap_or_default()
+    match serde_json::to_writer_pretty(&mut out, value) {
+        Ok(()) => out,
+        Err(_) => Vec::new(),
+    }
 }
 
 #[cfg(test)]
@@ -160,6 +217,55 @@ mod tests {
             parse::<Outer>(b"{\"a\":\"\xff\"}"),
             Err(Error::Encoding { offset: 6, .. })
         ));
+    }
+
+    #[test]
+    fn brackets_in_strings_do_not_count() {
+        let inner = r#"\"[[[[{{{{\\"#.repeat(10);
+        let body = format!(r#"{{"a":"{inner}","inner":{{"b":1}}}}"#);
+        assert!(parse::<Outer>(body.as_bytes()).is_ok());
+        for n in [31, 32, 33] {
+            let deep = format!(
+                r#"["\"{}\\",{}{}]"#,
+                "]".repeat(40),
+                "[".repeat(n - 1),
+                "]".repeat(n - 1)
+            );
+            let e = parse::<Outer>(deep.as_bytes()).unwrap_err();
+            assert_eq!(
+                e == Error::TooDeep { limit: MAX_DEPTH },
+                n > MAX_DEPTH,
+                "{n}"
+            );
+        }
+    }
+
+    #[test]
+    fn strict_parsing_gives_what_parsing_gives() {
+        let deep_value = format!(
+            r#"{{"a":"x","inner":{{"b":{}1{}}}}}"#,
+            "[".repeat(40),
+            "]".repeat(40)
+        );
+        let bodies: [&[u8]; 9] = [
+            br#"{"a":"x","inner":{"b":1}}"#,
+            b"{\"a\":\"\xff\"}",
+            b"{\"a\":\"\xe4\xb8\"}",
+            b"{\"a\":\"\\u00e4\xc0\"}",
+            br#"{"a":"x","a":"y"}"#,
+            br#"{"inner":{"b":"x"}}"#,
+            br#"{"c":1}"#,
+            br#"{"a":"x"} x"#,
+            deep_value.as_bytes(),
+        ];
+        for body in bodies {
+            assert_eq!(
+                format!("{:?}", parse_strict::<Outer>(body)),
+                format!("{:?}", parse::<Outer>(body)),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
     }
 
     #[test]

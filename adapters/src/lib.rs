@@ -18,6 +18,7 @@ pub mod ident;
 pub mod json;
 pub mod open311;
 pub mod pu;
+mod swar;
 pub mod time;
 pub mod tj;
 pub mod xml;

@@ -5,7 +5,7 @@
 //! consulted. Fractions of a second are truncated where the target writes
 //! whole seconds.
 
-use chrono::{DateTime, FixedOffset, NaiveDateTime, SecondsFormat, Timelike};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDateTime, SecondsFormat, Timelike};
 use schemas::Timestamp;
 
 /// UTC+8, checked at compile time.
@@ -46,18 +46,43 @@ pub fn parse_compact(s: &str) -> Result<Timestamp, String> {
 
 /// Writes `YYYY-MM-DD HH:MM:SS` in Beijing time, truncating fractions.
 pub fn format_local(t: &Timestamp) -> String {
-    whole_seconds(t)
-        .with_timezone(&beijing())
-        .format(LOCAL)
-        .to_string()
+    format_beijing(t, LOCAL, ["-", "-", " ", ":", ":"])
 }
 
 /// Writes `yyyyMMddHHmmss` in Beijing time, truncating fractions.
 pub fn format_compact(t: &Timestamp) -> String {
-    whole_seconds(t)
-        .with_timezone(&beijing())
-        .format(COMPACT)
-        .to_string()
+    format_beijing(t, COMPACT, [""; 5])
+}
+
+/// Writes the Beijing time's fields with the separators between them, as
+/// `format` does; digits are written directly (chrono interprets the
+/// format string on every call), except for years without exactly four
+/// digits, which `format` writes with a sign.
+fn format_beijing(t: &Timestamp, format: &str, separators: [&str; 5]) -> String {
+    let local = whole_seconds(t).with_timezone(&beijing());
+    let Ok(year) = u32::try_from(local.year()) else {
+        return local.format(format).to_string();
+    };
+    if year > 9999 {
+        return local.format(format).to_string();
+    }
+    let fields = [
+        local.month(),
+        local.day(),
+        local.hour(),
+        local.minute(),
+        local.second(),
+    ];
+    let mut out = String::with_capacity(19);
+    for d in [year / 1000, year / 100 % 10, year / 10 % 10, year % 10] {
+        out.push(char::from(b'0' + d as u8));
+    }
+    for (value, separator) in fields.into_iter().zip(separators) {
+        out.push_str(separator);
+        out.push(char::from(b'0' + (value / 10) as u8));
+        out.push(char::from(b'0' + (value % 10) as u8));
+    }
+    out
 }
 
 fn whole_seconds(t: &Timestamp) -> Timestamp {

@@ -10,12 +10,12 @@
 
 use std::borrow::Cow;
 
-use quick_xml::NsReader;
-use quick_xml::events::Event;
-use quick_xml::name::ResolveResult;
+use crate::json::check_size;
+use crate::{Error, swar};
 
-use crate::Error;
-use crate::json::{MAX_DEPTH, check_size};
+mod tree;
+
+pub(crate) use tree::{Doc, Node};
 
 /// A body's character encoding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -175,127 +175,12 @@ fn predefined(name: &str) -> Option<char> {
 
 /// Parses decoded XML text into its root element.
 pub fn parse(text: &str) -> Result<Element, Error> {
-    let mut reader = NsReader::from_str(text);
-    reader.config_mut().trim_text(false);
-    let mut stack: Vec<Element> = Vec::new();
-    let mut root: Option<Element> = None;
-    loop {
-        let (ns, event) = reader.read_resolved_event().map_err(syntax)?;
-        let ns = match ns {
-            ResolveResult::Bound(n) => Some(n.0.to_owned()),
-            ResolveResult::Unbound => None,
-            ResolveResult::Unknown(p) => {
-                return Err(syntax(format!("namespace prefix '{p}' is not declared")));
-            }
-        };
-        match event {
-            Event::Start(start) | Event::Empty(start) if root.is_some() => {
-                let _ = start;
-                return Err(syntax("content after the root element"));
-            }
-            Event::Start(ref start) | Event::Empty(ref start) => {
-                if stack.len() >= MAX_DEPTH {
-                    return Err(Error::TooDeep { limit: MAX_DEPTH });
-                }
-                let mut el = Element {
-                    ns,
-                    name: start.local_name().as_ref().to_owned(),
-                    ..Element::default()
-                };
-                for attr in start.attributes() {
-                    let attr = attr.map_err(syntax)?;
-                    let key = attr.key;
-                    if key.as_namespace_binding().is_some() {
-                        continue;
-                    }
-                    let value = attr
-                        .normalized_value_with(
-                            quick_xml::XmlVersion::Implicit1_0,
-                            1,
-                            quick_xml::escape::resolve_predefined_entity,
-                        )
-                        .map_err(|e| {
-                            if e.to_string().contains("entity") {
-                                Error::Forbidden {
-                                    construct: "an entity reference",
-                                }
-                            } else {
-                                syntax(e)
-                            }
-                        })?;
-                    let local = key.local_name().as_ref().to_owned();
-                    if el.attrs.iter().any(|(k, _)| *k == local) {
-                        return Err(Error::Duplicate {
-                            field: format!("{}@{local}", el.name),
-                        });
-                    }
-                    el.attrs.push((local, value.into_owned()));
-                }
-                if matches!(event, Event::Empty(_)) {
-                    attach(&mut stack, &mut root, el);
-                } else {
-                    stack.push(el);
-                }
-            }
-            Event::End(_) => {
-                let el = stack.pop().ok_or_else(|| syntax("unexpected end tag"))?;
-                attach(&mut stack, &mut root, el);
-            }
-            Event::Text(t) => {
-                let content = t.xml10_content();
-                match stack.last_mut() {
-                    Some(el) => el.text.push_str(&content),
-                    None if content.trim().is_empty() => {}
-                    None => return Err(syntax("text outside the root element")),
-                }
-            }
-            Event::CData(t) => match stack.last_mut() {
-                Some(el) => el.text.push_str(&t.xml10_content()),
-                None => return Err(syntax("CDATA outside the root element")),
-            },
-            Event::GeneralRef(r) => {
-                let c = if r.is_char_ref() {
-                    r.resolve_char_ref().map_err(syntax)?
-                } else {
-                    let name = r.xml10_content();
-                    match predefined(&name) {
-                        Some(c) => Some(c),
-                        None => {
-                            return Err(Error::Forbidden {
-                                construct: "an entity reference",
-                            });
-                        }
-                    }
-                };
-                if let (Some(c), Some(el)) = (c, stack.last_mut()) {
-                    el.text.push(c);
-                }
-            }
-            Event::DocType(_) => {
-                return Err(Error::Forbidden {
-                    construct: "a DOCTYPE (with its entity declarations)",
-                });
-            }
-            Event::PI(_) => {
-                return Err(Error::Forbidden {
-                    construct: "a processing instruction",
-                });
-            }
-            Event::Decl(_) | Event::Comment(_) => {}
-            Event::Eof => break,
-        }
-    }
-    if !stack.is_empty() {
-        return Err(syntax("the document ends inside an element"));
-    }
-    root.ok_or_else(|| syntax("no root element"))
+    tree::parse(text).map(|doc| doc.root().to_element())
 }
 
-fn attach(stack: &mut [Element], root: &mut Option<Element>, el: Element) {
-    match stack.last_mut() {
-        Some(parent) => parent.children.push(el),
-        None => *root = Some(el),
-    }
+/// Parses decoded XML text into a tree that borrows it.
+pub(crate) fn parse_doc(text: &str) -> Result<Doc<'_>, Error> {
+    tree::parse(text)
 }
 
 /// Decodes and parses a body in one step.
@@ -306,7 +191,7 @@ pub fn read(bytes: &[u8], charset: Charset) -> Result<Element, Error> {
 
 /// Escapes text content: `& < >`, and `\r` as `&#13;`.
 pub fn escape_text(out: &mut String, s: &str) {
-    escape(out, s, |b| match b {
+    escape(out, s, [b'&', b'<', b'>', b'\r'], |b| match b {
         b'&' => Some("&amp;"),
         b'<' => Some("&lt;"),
         b'>' => Some("&gt;"),
@@ -318,32 +203,57 @@ pub fn escape_text(out: &mut String, s: &str) {
 /// Escapes an attribute value: also `"`, and `\t \n \r` as character
 /// references so attribute normalisation keeps them.
 pub fn escape_attr(out: &mut String, s: &str) {
-    escape(out, s, |b| match b {
-        b'&' => Some("&amp;"),
-        b'<' => Some("&lt;"),
-        b'>' => Some("&gt;"),
-        b'"' => Some("&quot;"),
-        b'\t' => Some("&#9;"),
-        b'\n' => Some("&#10;"),
-        b'\r' => Some("&#13;"),
-        _ => None,
-    });
+    escape(
+        out,
+        s,
+        [b'&', b'<', b'>', b'"', b'\t', b'\n', b'\r'],
+        |b| match b {
+            b'&' => Some("&amp;"),
+            b'<' => Some("&lt;"),
+            b'>' => Some("&gt;"),
+            b'"' => Some("&quot;"),
+            b'\t' => Some("&#9;"),
+            b'\n' => Some("&#10;"),
+            b'\r' => Some("&#13;"),
+            _ => None,
+        },
+    );
 }
 
-/// Copies `s` to `out` with the bytes `entity` names replaced. Every
-/// replaced byte is ASCII, so the runs between them are whole characters
-/// and are copied at once.
-fn escape(out: &mut String, s: &str, entity: impl Fn(u8) -> Option<&'static str>) {
+/// Copies `s` to `out` with the bytes `entity` names (`special`, all
+/// below 0x40) replaced.
+/// Every replaced byte is ASCII, so the runs between them are whole
+/// characters and are copied at once; words without one are skipped.
+fn escape<const N: usize>(
+    out: &mut String,
+    s: &str,
+    special: [u8; N],
+    entity: impl Fn(u8) -> Option<&'static str>,
+) {
     out.reserve(s.len());
     let mut start = 0;
-    for (i, b) in s.bytes().enumerate() {
+    let mut replace = |out: &mut String, i: usize, b: u8| {
         if let Some(replacement) = entity(b) {
-            out.push_str(&s[start..i]);
+            out.push_str(s.get(start..i).unwrap_or_default());
             out.push_str(replacement);
             start = i + 1;
         }
+    };
+    let (words, tail) = s.as_bytes().as_chunks::<8>();
+    for (w, chunk) in words.iter().enumerate() {
+        let word = swar::word(chunk);
+        // Every special byte is below 0x40, which most text (letters,
+        // and every byte of a CJK character) is not.
+        if swar::below(word, 0x40) != 0 && special.iter().any(|&b| swar::eq(word, b) != 0) {
+            for (j, &b) in chunk.iter().enumerate() {
+                replace(out, w * 8 + j, b);
+            }
+        }
     }
-    out.push_str(&s[start..]);
+    for (j, &b) in tail.iter().enumerate() {
+        replace(out, words.len() * 8 + j, b);
+    }
+    out.push_str(s.get(start..).unwrap_or_default());
 }
 
 /// True for characters XML 1.0 can carry.
@@ -412,7 +322,10 @@ impl Writer {
         self.out.push('>');
         escape_text(&mut self.out, text);
         self.out.push_str("</");
-        self.out.push_str(name.split(' ').next().unwrap_or(name));
+        // The name alone, without attributes written inline after it.
+        let bare = name.as_bytes().iter().position(|&b| b == b' ');
+        self.out
+            .push_str(bare.and_then(|at| name.get(..at)).unwrap_or(name));
         self.out.push_str(">\n");
     }
 

@@ -1,6 +1,7 @@
 //! Tests of the parent module.
 
 use super::*;
+use crate::json::MAX_DEPTH;
 
 #[test]
 fn billion_laughs_is_refused_without_expansion() {

@@ -4,24 +4,27 @@
 //! format's own names (`Citizen.Phone`, `Place.Point.lon`, `FJ.FJXX[0].DZ`),
 //! and the sending hotline's division.
 
+use std::cell::Cell;
+use std::fmt::Write;
+
 use schemas::{Caller, Category, Datum, Location, OTHER, Point, Scheme, Tables, Ticket};
 
-use crate::common::{Check, Loss, category_to_partner};
+use crate::common::{Check, Field, Loss, category_to_partner};
 use crate::error::Error;
 use crate::geo;
-use crate::xml::Element;
+use crate::xml::Node;
 
 /// `{ns}name` for messages, `name` when the element has no namespace.
-fn qualified(el: &Element) -> String {
-    match &el.ns {
-        Some(ns) => format!("{{{ns}}}{}", el.name),
-        None => format!("{} (no namespace)", el.name),
+fn qualified(el: Node<'_>) -> String {
+    match el.ns() {
+        Some(ns) => format!("{{{ns}}}{}", el.name()),
+        None => format!("{} (no namespace)", el.name()),
     }
 }
 
 /// Checks the root element's name and namespace.
-pub(crate) fn expect_root(root: &Element, name: &str, ns: &str) -> Result<(), Error> {
-    if root.name == name && root.ns.as_deref() == Some(ns) {
+pub(crate) fn expect_root(root: Node<'_>, name: &str, ns: &str) -> Result<(), Error> {
+    if root.name() == name && root.ns() == Some(ns) {
         return Ok(());
     }
     Err(Error::invalid(
@@ -36,33 +39,43 @@ pub(crate) fn expect_root(root: &Element, name: &str, ns: &str) -> Result<(), Er
 /// Joins a parent path and a child name (`Citizen` + `Phone`).
 pub(crate) fn join(parent: &str, name: &str) -> String {
     if parent.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{parent}.{name}")
+        return name.to_owned();
+    }
+    let mut out = String::with_capacity(parent.len() + 1 + name.len());
+    out.push_str(parent);
+    out.push('.');
+    out.push_str(name);
+    out
+}
+
+/// `parent.name` (just `name` without a parent), made only when an error
+/// names it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Joined<'a>(pub &'a str, pub &'a str);
+
+impl Field for Joined<'_> {
+    fn name(self) -> String {
+        join(self.0, self.1)
     }
 }
 
 /// Refuses attributes other than `allowed`, naming each as `path.attr`.
-pub(crate) fn attrs(c: &mut Check, el: &Element, path: &str, allowed: &[&str]) {
-    for (k, _) in &el.attrs {
-        if !allowed.contains(&k.as_str()) {
+pub(crate) fn attrs(c: &mut Check, el: Node<'_>, path: &str, allowed: &[&str]) {
+    for (k, _) in el.attrs() {
+        if !allowed.contains(&k) {
             c.fail(
                 join(path, k),
-                format!("is not an attribute of <{}>", el.name),
+                format!("is not an attribute of <{}>", el.name()),
             );
         }
     }
 }
 
 /// Refuses character data in an element that holds elements.
-fn no_text(c: &mut Check, el: &Element, path: &str) {
-    if !el.text.trim().is_empty() {
+fn no_text(c: &mut Check, el: Node<'_>, path: &str) {
+    if !el.text().trim().is_empty() {
         c.fail(
-            if path.is_empty() {
-                el.name.as_str()
-            } else {
-                path
-            },
+            if path.is_empty() { el.name() } else { path },
             "holds child elements only, not text",
         );
     }
@@ -84,8 +97,13 @@ pub(crate) struct Shape {
 /// in `ns`, known, at most once, in order when the shape says so, and the
 /// leaves holding text only.
 pub(crate) struct Children<'a> {
-    path: String,
-    found: Vec<&'a Element>,
+    path: &'a str,
+    names: &'static [&'static str],
+    /// The child named `names[i]`, if present.
+    found: Vec<Option<Node<'a>>>,
+    /// Where the next lookup looks first: fields are mostly read in the
+    /// order of the shape.
+    next: Cell<usize>,
 }
 
 impl<'a> Children<'a> {
@@ -93,36 +111,43 @@ impl<'a> Children<'a> {
     /// message element, whose children are named without a prefix).
     pub(crate) fn read(
         c: &mut Check,
-        el: &'a Element,
-        path: &str,
+        el: Node<'a>,
+        path: &'a str,
         ns: &str,
         shape: &Shape,
     ) -> Children<'a> {
         let names = shape.names;
         no_text(c, el, path);
-        let mut found: Vec<&'a Element> = Vec::new();
+        let mut found: Vec<Option<Node<'a>>> = vec![None; names.len()];
         let mut last: Option<usize> = None;
-        for child in &el.children {
+        for child in el.children() {
             // The child's path, made only for an error message.
-            let at = || join(path, &child.name);
-            if child.ns.as_deref() != Some(ns) {
+            let at = || join(path, child.name());
+            if child.ns() != Some(ns) {
                 c.fail(
                     at(),
                     format!(
                         "must be in namespace {ns}; got {}",
-                        child.ns.as_deref().unwrap_or("no namespace")
+                        child.ns().unwrap_or("no namespace")
                     ),
                 );
                 continue;
             }
-            let Some(index) = names.iter().position(|n| *n == child.name) else {
-                c.fail(at(), format!("is not an element of <{}>", el.name));
+            // Children mostly come in order: the next name is tried first
+            // (the names of a shape are distinct).
+            let next = last.map_or(0, |p| p + 1);
+            let index = match names.get(next) {
+                Some(n) if *n == child.name() => Some(next),
+                _ => names.iter().position(|n| *n == child.name()),
+            };
+            let Some(index) = index else {
+                c.fail(at(), format!("is not an element of <{}>", el.name()));
                 continue;
             };
-            if found.iter().any(|f| f.name == child.name) {
+            let Some(slot @ None) = found.get_mut(index) else {
                 c.fail(at(), "appears more than once");
                 continue;
-            }
+            };
             if shape.ordered
                 && let Some(prev) = last.filter(|&p| p > index)
             {
@@ -130,39 +155,47 @@ impl<'a> Children<'a> {
                     at(),
                     format!(
                         "is out of order: <{}> comes before <{}> (the order is {})",
-                        child.name,
+                        child.name(),
                         names[prev],
                         names.join(", ")
                     ),
                 );
             }
             // A leaf with neither children nor attributes passes `leaf`.
-            let plain = child.children.is_empty() && child.attrs.is_empty();
-            if !plain && !shape.nested.contains(&child.name.as_str()) {
+            let plain = child.children().next().is_none() && child.attrs().len() == 0;
+            if !plain && !shape.nested.contains(&child.name()) {
                 leaf(c, child, &at(), &[]);
             }
             last = Some(last.map_or(index, |p| p.max(index)));
-            found.push(child);
+            *slot = Some(child);
         }
         Children {
-            path: path.to_owned(),
+            path,
+            names,
             found,
+            next: Cell::new(0),
         }
     }
 
-    /// The path of a child (`Citizen.Phone`).
-    pub(crate) fn path(&self, name: &str) -> String {
-        join(&self.path, name)
+    /// The path of a child (`Citizen.Phone`), made when an error names it.
+    pub(crate) fn path(&self, name: &'a str) -> Joined<'a> {
+        Joined(self.path, name)
     }
 
     /// The child element, if present.
-    pub(crate) fn el(&self, name: &str) -> Option<&'a Element> {
-        self.found.iter().copied().find(|e| e.name == name)
+    pub(crate) fn el(&self, name: &str) -> Option<Node<'a>> {
+        let guess = self.next.get();
+        let index = match self.names.get(guess) {
+            Some(n) if *n == name => guess,
+            _ => self.names.iter().position(|n| *n == name)?,
+        };
+        self.next.set(index + 1);
+        self.found.get(index).copied().flatten()
     }
 
     /// The text of a leaf child, if present.
     pub(crate) fn text(&self, name: &str) -> Option<&'a str> {
-        self.el(name).map(|e| e.text.as_str())
+        self.el(name).map(Node::text)
     }
 
     /// The text of a leaf child, owned.
@@ -172,20 +205,20 @@ impl<'a> Children<'a> {
 }
 
 /// Checks that `el` holds text only and no attribute but `allowed`.
-pub(crate) fn leaf(c: &mut Check, el: &Element, path: &str, allowed: &[&str]) {
-    if let Some(child) = el.children.first() {
+pub(crate) fn leaf(c: &mut Check, el: Node<'_>, path: &str, allowed: &[&str]) {
+    if let Some(child) = el.children().next() {
         c.fail(
             path,
-            format!("holds text only; found the element <{}>", child.name),
+            format!("holds text only; found the element <{}>", child.name()),
         );
     }
     attrs(c, el, path, allowed);
 }
 
 /// Checks that `el` is empty (attributes only, no `allowed` but these).
-pub(crate) fn empty(c: &mut Check, el: &Element, path: &str, allowed: &[&str]) {
+pub(crate) fn empty(c: &mut Check, el: Node<'_>, path: &str, allowed: &[&str]) {
     leaf(c, el, path, allowed);
-    if !el.text.trim().is_empty() {
+    if !el.text().trim().is_empty() {
         c.fail(path, "must be empty: its values are attributes");
     }
 }
@@ -301,28 +334,41 @@ pub(crate) fn no_category() -> Category {
 /// `item` in `ns`. Items are named `path.item[i]`.
 pub(crate) fn items<'a>(
     c: &mut Check,
-    el: &'a Element,
+    el: Node<'a>,
     path: &str,
     ns: &str,
     item: &str,
-) -> Vec<(String, &'a Element)> {
+) -> Vec<(String, Node<'a>)> {
     no_text(c, el, path);
     attrs(c, el, path, &[]);
     let mut out = Vec::new();
-    for child in &el.children {
-        let at = format!("{}[{}]", join(path, item), out.len());
-        if child.ns.as_deref() != Some(ns) || child.name != item {
+    for child in el.children() {
+        let at = item_path(path, item, out.len());
+        if child.ns() != Some(ns) || child.name() != item {
             c.fail(
-                join(path, &child.name),
+                join(path, child.name()),
                 format!(
                     "<{}> holds only <{item}> elements in namespace {ns}",
-                    el.name
+                    el.name()
                 ),
             );
             continue;
         }
         out.push((at, child));
     }
+    out
+}
+
+/// `path.item[index]` (one is made for every item read).
+fn item_path(path: &str, item: &str, index: usize) -> String {
+    let mut out = String::with_capacity(path.len() + item.len() + 8);
+    if !path.is_empty() {
+        out.push_str(path);
+        out.push('.');
+    }
+    out.push_str(item);
+    // ok: writing to a String cannot fail.
+    let _ = write!(out, "[{index}]");
     out
 }
 

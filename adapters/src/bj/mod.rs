@@ -8,7 +8,7 @@ use schemas::{
 use serde::{Deserialize, Serialize};
 
 use crate::common::{
-    Check, Encoded, Loss, category_from_partner, category_to_partner, urgency_two_levels,
+    Check, Encoded, ItemField, Loss, category_from_partner, category_to_partner, urgency_two_levels,
 };
 use crate::error::Error;
 use crate::{geo, json, time};
@@ -142,7 +142,7 @@ struct BjAttachment {
 
 /// Decodes and validates an `Order`.
 pub fn decode_ticket(bytes: &[u8], tables: &Tables) -> Result<Ticket, Error> {
-    let o: Order = json::parse(bytes)?;
+    let o: Order = json::parse_strict(bytes)?;
     let mut c = Check::new();
     let origin_ticket_id = c.id("orderNo", o.order_no.as_deref(), 32);
     c.opt_text("gatewayRef", o.gateway_ref.as_deref(), 64);
@@ -302,16 +302,13 @@ pub fn decode_ticket(bytes: &[u8], tables: &Tables) -> Result<Ticket, Error> {
         .flatten()
         .enumerate()
         .map(|(i, a)| {
-            let url = c.required(&format!("attachments[{i}].url"), a.url.as_deref());
+            let field = |name| ItemField("attachments", i, name);
+            let url = c.required(field("url"), a.url.as_deref());
             if let Some(u) = url {
-                c.url(&format!("attachments[{i}].url"), u);
+                c.url(field("url"), u);
             }
-            c.opt_text(
-                &format!("attachments[{i}].fileName"),
-                a.file_name.as_deref(),
-                255,
-            );
-            c.sha256(&format!("attachments[{i}].sha256"), a.sha256.as_deref());
+            c.opt_text(field("fileName"), a.file_name.as_deref(), 255);
+            c.sha256(field("sha256"), a.sha256.as_deref());
             Attachment {
                 name: a.file_name.clone(),
                 url: a.url.clone().unwrap_or_default(),
@@ -498,10 +495,21 @@ pub fn encode_ticket(t: &Ticket, tables: &Tables) -> Result<Encoded, Error> {
 /// Records the hand-off fields (deadlines, history, extensions) that only
 /// pu-json carries.
 pub(crate) fn lose_handoff_fields(t: &Ticket, loss: &mut Loss) {
+    lose_handoff_fields_but(t, t.resolve_by.as_ref(), |_| true, loss);
+}
+
+/// [`lose_handoff_fields`] with the answer deadline given apart and only
+/// the extensions `keep` selects (for a format that carries some of them).
+pub(crate) fn lose_handoff_fields_but(
+    t: &Ticket,
+    resolve_by: Option<&schemas::Timestamp>,
+    keep: impl Fn(&str) -> bool,
+    loss: &mut Loss,
+) {
     if let Some(at) = &t.ack_by {
         loss.lose("ack_by", "签收时限", time::format_rfc3339(at));
     }
-    if let Some(at) = &t.resolve_by {
+    if let Some(at) = resolve_by {
         loss.lose("resolve_by", "办结时限", time::format_rfc3339(at));
     }
     for (i, h) in t.history.iter().enumerate() {
@@ -512,7 +520,7 @@ pub(crate) fn lose_handoff_fields(t: &Ticket, loss: &mut Loss) {
         }
         loss.lose(&format!("history[{i}]"), "处理记录", line);
     }
-    for (k, v) in &t.extensions {
+    for (k, v) in t.extensions.iter().filter(|(k, _)| keep(k)) {
         loss.lose(&format!("extensions.{k}"), "扩展字段", v.clone());
     }
 }

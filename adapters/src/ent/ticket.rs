@@ -6,7 +6,7 @@ use schemas::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::common::{Check, Encoded, Loss, category_from_partner, category_to_partner};
+use crate::common::{Check, Encoded, ItemField, Loss, category_from_partner, category_to_partner};
 use crate::error::Error;
 use crate::{bj, geo, json, time};
 
@@ -132,7 +132,7 @@ pub(crate) fn check_email(v: &str) -> Result<(), String> {
 
 /// Decodes and validates an ent-json ticket.
 pub fn decode_ticket(bytes: &[u8], tables: &Tables) -> Result<Ticket, Error> {
-    let w: EntTicket = json::parse(bytes)?;
+    let w: EntTicket = json::parse_strict(bytes)?;
     let mut c = Check::new();
     let origin_ticket_id = c.id("ticket_id", w.ticket_id.as_deref(), 64);
     c.opt_text("gateway_ref", w.gateway_ref.as_deref(), 64);
@@ -247,12 +247,12 @@ pub fn decode_ticket(bytes: &[u8], tables: &Tables) -> Result<Ticket, Error> {
         .flatten()
         .enumerate()
         .map(|(i, a)| {
-            let field = format!("attachments[{i}].url");
-            if let Some(u) = c.required(&field, a.url.as_deref()) {
-                c.url(&field, u);
+            let field = |name| ItemField("attachments", i, name);
+            if let Some(u) = c.required(field("url"), a.url.as_deref()) {
+                c.url(field("url"), u);
             }
-            c.opt_text(&format!("attachments[{i}].name"), a.name.as_deref(), 255);
-            c.sha256(&format!("attachments[{i}].sha256"), a.sha256.as_deref());
+            c.opt_text(field("name"), a.name.as_deref(), 255);
+            c.sha256(field("sha256"), a.sha256.as_deref());
             Attachment {
                 name: a.name.clone(),
                 url: a.url.clone().unwrap_or_default(),

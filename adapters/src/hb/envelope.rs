@@ -4,7 +4,7 @@
 use super::{NS, SOAP_NS};
 use crate::common::Check;
 use crate::error::Error;
-use crate::xml::{self, Charset, Element, Writer};
+use crate::xml::{self, Charset, Node, Writer};
 use crate::xmlwire::{self, Children, Shape};
 
 /// The two operations of hb-soap, named by the first element in
@@ -47,11 +47,13 @@ impl Operation {
         Operation::ALL.into_iter().find(|op| op.as_str() == v)
     }
 
-    fn of(el: &Element) -> Option<Operation> {
-        if el.ns.as_deref() != Some(NS) {
+    fn of(el: Node<'_>) -> Option<Operation> {
+        if el.ns() != Some(NS) {
             return None;
         }
-        Operation::ALL.into_iter().find(|op| op.as_str() == el.name)
+        Operation::ALL
+            .into_iter()
+            .find(|op| op.as_str() == el.name())
     }
 }
 
@@ -61,22 +63,21 @@ const AUTH_HEADER: Shape = Shape {
     ordered: false,
 };
 
-fn describe(el: &Element) -> String {
-    match &el.ns {
-        Some(ns) => format!("<{}> in namespace {ns}", el.name),
-        None => format!("<{}> in no namespace", el.name),
+fn describe(el: Node<'_>) -> String {
+    match el.ns() {
+        Some(ns) => format!("<{}> in namespace {ns}", el.name()),
+        None => format!("<{}> in no namespace", el.name()),
     }
 }
 
-fn envelope_part<'a>(root: &'a Element, name: &str) -> Option<&'a Element> {
-    root.children
-        .iter()
-        .find(|c| c.name == name && c.ns.as_deref() == Some(SOAP_NS))
+fn envelope_part<'a>(root: Node<'a>, name: &str) -> Option<Node<'a>> {
+    root.children()
+        .find(|c| c.name() == name && c.ns() == Some(SOAP_NS))
 }
 
 /// Checks the envelope and returns the one element in `soap:Body`.
-pub(crate) fn body_element(root: &Element) -> Result<&Element, Error> {
-    if root.name != "Envelope" || root.ns.as_deref() != Some(SOAP_NS) {
+pub(crate) fn body_element(root: Node<'_>) -> Result<Node<'_>, Error> {
+    if root.name() != "Envelope" || root.ns() != Some(SOAP_NS) {
         return Err(Error::invalid(
             "soap:Envelope",
             format!(
@@ -85,36 +86,33 @@ pub(crate) fn body_element(root: &Element) -> Result<&Element, Error> {
             ),
         ));
     }
-    if !root.text.trim().is_empty() {
+    if !root.text().trim().is_empty() {
         return Err(Error::invalid(
             "soap:Envelope",
             "holds child elements only, not text",
         ));
     }
-    let names: Vec<&str> = root.children.iter().map(|c| c.name.as_str()).collect();
-    let well_formed = root
-        .children
-        .iter()
-        .all(|c| c.ns.as_deref() == Some(SOAP_NS))
-        && (names == ["Body"] || names == ["Header", "Body"]);
+    let mut names = root.children().map(Node::name);
+    let well_formed = root.children().all(|c| c.ns() == Some(SOAP_NS))
+        && matches!(
+            (names.next(), names.next(), names.next()),
+            (Some("Body"), None, _) | (Some("Header"), Some("Body"), None)
+        );
     if !well_formed {
         return Err(Error::invalid(
             "soap:Envelope",
             format!(
                 "must hold an optional soap:Header and then one soap:Body; found {}",
-                root.children
-                    .iter()
-                    .map(describe)
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                root.children().map(describe).collect::<Vec<_>>().join(", ")
             ),
         ));
     }
     let body =
         envelope_part(root, "Body").ok_or_else(|| Error::invalid("soap:Body", "is required"))?;
-    match body.children.as_slice() {
-        [one] if body.text.trim().is_empty() => Ok(one),
-        [] => Err(Error::invalid("soap:Body", "is empty")),
+    let mut children = body.children();
+    match (children.next(), children.next()) {
+        (Some(one), None) if body.text().trim().is_empty() => Ok(one),
+        (None, _) => Err(Error::invalid("soap:Body", "is empty")),
         _ => Err(Error::invalid(
             "soap:Body",
             "must hold exactly one element, the operation",
@@ -125,7 +123,7 @@ pub(crate) fn body_element(root: &Element) -> Result<&Element, Error> {
 /// Reads `AuthHeader/SenderCode`, recording what is wrong in `c`. Header
 /// blocks other than `AuthHeader` are ignored unless they are marked
 /// `mustUnderstand`.
-fn sender_code<'a>(c: &mut Check, root: &'a Element) -> Option<&'a str> {
+fn sender_code<'a>(c: &mut Check, root: Node<'a>) -> Option<&'a str> {
     let Some(header) = envelope_part(root, "Header") else {
         c.fail(
             "AuthHeader",
@@ -133,16 +131,16 @@ fn sender_code<'a>(c: &mut Check, root: &'a Element) -> Option<&'a str> {
         );
         return None;
     };
-    let mut auth: Option<&Element> = None;
-    for block in &header.children {
-        if block.name == "AuthHeader" && block.ns.as_deref() == Some(NS) {
+    let mut auth: Option<Node<'a>> = None;
+    for block in header.children() {
+        if block.name() == "AuthHeader" && block.ns() == Some(NS) {
             if auth.is_some() {
                 c.fail("AuthHeader", "appears more than once");
             }
             auth = Some(block);
         } else if matches!(block.attr("mustUnderstand"), Some("1" | "true")) {
             c.fail(
-                format!("soap:Header.{}", block.name),
+                format!("soap:Header.{}", block.name()),
                 "is marked mustUnderstand, and the gateway does not understand it",
             );
         }
@@ -166,9 +164,9 @@ fn sender_code<'a>(c: &mut Check, root: &'a Element) -> Option<&'a str> {
 /// sender errors are recorded in `c` with the operation's own.
 pub(crate) fn read_operation<'a>(
     c: &mut Check,
-    root: &'a Element,
+    root: Node<'a>,
     expected: Option<Operation>,
-) -> Result<(Operation, &'a Element, Option<&'a str>), Error> {
+) -> Result<(Operation, Node<'a>, Option<&'a str>), Error> {
     let el = body_element(root)?;
     let Some(op) = Operation::of(el) else {
         return Err(Error::invalid(
@@ -194,9 +192,10 @@ pub(crate) fn read_operation<'a>(
 /// dispatch and check the sender against the client certificate before
 /// decoding the rest.
 pub fn decode_envelope_operation(bytes: &[u8]) -> Result<(Operation, String), Error> {
-    let root = xml::read(bytes, Charset::Gb18030)?;
+    let text = xml::decode_body(bytes, Charset::Gb18030)?;
+    let doc = xml::parse_doc(&text)?;
     let mut c = Check::new();
-    let (op, _, sender) = read_operation(&mut c, &root, None)?;
+    let (op, _, sender) = read_operation(&mut c, doc.root(), None)?;
     c.finish()?;
     let sender = sender.ok_or_else(|| Error::invalid("SenderCode", "is required"))?;
     Ok((op, sender.to_owned()))

@@ -48,7 +48,7 @@ use schemas::{Satisfaction, Status, StatusUpdate, Tables};
 
 use crate::common::{Check, Encoded, Loss};
 use crate::error::{Error, FieldError};
-use crate::xml::{self, Charset};
+use crate::xml::{self, Charset, Node};
 use crate::xmlwire::{self, Children, Shape, code_of, enumerated};
 use crate::{ident, time};
 
@@ -103,9 +103,10 @@ const RESPONSE: Shape = Shape {
 /// Decodes and validates a `PushFeedback`. Its `SenderCode` is kept in
 /// `extensions["hb.sender_code"]`.
 pub fn decode_status(bytes: &[u8], _tables: &Tables) -> Result<StatusUpdate, Error> {
-    let root = xml::read(bytes, Charset::Gb18030)?;
+    let text = xml::decode_body(bytes, Charset::Gb18030)?;
+    let doc = xml::parse_doc(&text)?;
     let mut c = Check::new();
-    let (_, op, sender) = read_operation(&mut c, &root, Some(Operation::PushFeedback))?;
+    let (_, op, sender) = read_operation(&mut c, doc.root(), Some(Operation::PushFeedback))?;
     let f = Children::read(&mut c, op, "", NS, &FEEDBACK);
     let handoff_id = f.string("WGBH");
     c.opt_text("WGBH", handoff_id.as_deref(), 64);
@@ -235,14 +236,15 @@ pub fn encode_delivery_reply(gdbh: &str) -> Vec<u8> {
 /// `PushFeedbackResponse`): its own ticket id in GDBH, when it gives one.
 /// FHDM other than `0`, or a SOAP Fault, is an error.
 pub fn decode_delivery_reply(bytes: &[u8]) -> Result<Option<String>, Error> {
-    let root = xml::read(bytes, Charset::Gb18030)?;
-    let body = envelope::body_element(&root)?;
-    if body.name == "Fault" && body.ns.as_deref() == Some(SOAP_NS) {
-        let text = |name: &str| body.child(name).map_or("", |e| e.text.as_str());
+    let text = xml::decode_body(bytes, Charset::Gb18030)?;
+    let doc = xml::parse_doc(&text)?;
+    let body = envelope::body_element(doc.root())?;
+    if body.name() == "Fault" && body.ns() == Some(SOAP_NS) {
+        let text = |name: &str| body.child(name).map_or("", Node::text);
         let field = body
             .child("detail")
             .and_then(|d| d.child("CWZD"))
-            .map(|e| e.text.as_str())
+            .map(Node::text)
             .filter(|f| !f.is_empty());
         return Err(Error::invalid(
             field.unwrap_or("soap:Fault"),
@@ -254,12 +256,12 @@ pub fn decode_delivery_reply(bytes: &[u8]) -> Result<Option<String>, Error> {
         ));
     }
     let known = ["PushWorkOrderResponse", "PushFeedbackResponse"];
-    if body.ns.as_deref() != Some(NS) || !known.contains(&body.name.as_str()) {
+    if body.ns() != Some(NS) || !known.contains(&body.name()) {
         return Err(Error::invalid(
             "soap:Body",
             format!(
                 "expected PushWorkOrderResponse or PushFeedbackResponse in namespace {NS}; got <{}>",
-                body.name
+                body.name()
             ),
         ));
     }

@@ -10,7 +10,7 @@ use super::{DEFAULT_ADDRESS, DEFAULT_SENDER_CODE, NS};
 use crate::common::{Check, Encoded, Loss, category_from_partner, urgency_two_levels};
 use crate::error::Error;
 use crate::xml::{self, Charset};
-use crate::xmlwire::{self, Children, Shape, code_of, enumerated, join};
+use crate::xmlwire::{self, Children, Joined, Shape, code_of, enumerated};
 use crate::{bj, geo, time};
 
 /// `PushWorkOrder` children, in the order the gateway writes them.
@@ -43,9 +43,10 @@ const FLAGS: [(&str, bool); 2] = [("1", true), ("0", false)];
 
 /// Decodes and validates a `PushWorkOrder`.
 pub fn decode_ticket(bytes: &[u8], tables: &Tables) -> Result<Ticket, Error> {
-    let root = xml::read(bytes, Charset::Gb18030)?;
+    let text = xml::decode_body(bytes, Charset::Gb18030)?;
+    let doc = xml::parse_doc(&text)?;
     let mut c = Check::new();
-    let (_, op, sender) = read_operation(&mut c, &root, Some(Operation::PushWorkOrder))?;
+    let (_, op, sender) = read_operation(&mut c, doc.root(), Some(Operation::PushWorkOrder))?;
     let f = Children::read(&mut c, op, "", NS, &WORK_ORDER);
     let origin_ticket_id = c.id("GDBH", f.text("GDBH"), 32);
     let handoff_id = f.string("WGBH");
@@ -151,13 +152,13 @@ pub fn decode_ticket(bytes: &[u8], tables: &Tables) -> Result<Ticket, Error> {
         .map(|(path, el)| {
             xmlwire::attrs(&mut c, el, &path, &[]);
             let a = Children::read(&mut c, el, &path, NS, &FJXX);
-            let dz = join(&path, "DZ");
-            let url = c.required(&dz, a.text("DZ"));
+            let dz = Joined(&path, "DZ");
+            let url = c.required(dz, a.text("DZ"));
             if let Some(u) = url {
-                c.url(&dz, u);
+                c.url(dz, u);
             }
-            c.opt_text(&join(&path, "MC"), a.text("MC"), 255);
-            c.sha256(&join(&path, "SHA256"), a.text("SHA256"));
+            c.opt_text(Joined(&path, "MC"), a.text("MC"), 255);
+            c.sha256(Joined(&path, "SHA256"), a.text("SHA256"));
             Attachment {
                 name: a.string("MC"),
                 url: url.unwrap_or_default().to_owned(),

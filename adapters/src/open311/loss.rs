@@ -158,19 +158,16 @@ pub(super) fn lose_fields(t: &Ticket, service_name: Option<&str>, lost: &mut Los
     // Deadlines, history and extensions as every format records them;
     // `resolve_by` travels as expected_datetime, the represented extensions
     // in their own fields and the personal ones nowhere.
-    let rest = Ticket {
-        resolve_by: None,
-        extensions: t
-            .extensions
-            .iter()
-            .filter(|(k, _)| !REPRESENTED.contains(&k.as_str()) && !PERSONAL.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        ..t.clone()
-    };
-    crate::bj::lose_handoff_fields(&rest, l);
+    crate::bj::lose_handoff_fields_but(
+        t,
+        None,
+        |k| !REPRESENTED.contains(&k) && !PERSONAL.contains(&k),
+        l,
+    );
     for key in PERSONAL {
-        lost.withhold(&format!("extensions.{key}"), t.extensions.contains_key(key));
+        if t.extensions.contains_key(key) {
+            lost.withhold(&format!("extensions.{key}"), true);
+        }
     }
     let c = &t.caller;
     lost.withhold("caller.name", c.name.is_some());

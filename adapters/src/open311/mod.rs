@@ -323,25 +323,26 @@ pub fn decode_delivery_reply(syntax: Syntax, bytes: &[u8]) -> Result<Option<Stri
             }
         }
         Syntax::Xml => {
-            let root = xml::read(bytes, Charset::Utf8)?;
-            if root.name == "errors" {
+            let text = xml::decode_body(bytes, Charset::Utf8)?;
+            let doc = xml::parse_doc(&text)?;
+            let root = doc.root();
+            if root.name() == "errors" {
                 return Err(refused(
-                    root.children
-                        .iter()
+                    root.children()
                         .map(|e| {
-                            let text = |n| e.child(n).map_or("", |c| c.text.as_str());
+                            let text = |n| e.child(n).map_or("", |c| c.text());
                             format!("{} {}", text("code"), text("description"))
                         })
                         .collect(),
                 ));
             }
-            let first = wire::xml_records(&root, "service_requests", "request")?
+            let first = wire::xml_records(root, "service_requests", "request")?
                 .into_iter()
                 .next()
                 .ok_or_else(|| Error::invalid("service_requests", "holds no request"))?;
             Ok(first
                 .child("service_request_id")
-                .map(|e| e.text.trim().to_owned())
+                .map(|e| e.text().trim().to_owned())
                 .filter(|id| !id.is_empty()))
         }
     }

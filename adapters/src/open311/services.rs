@@ -1,6 +1,8 @@
 //! `GET services` and `GET services/{service_code}`: the service list built
 //! from `categories.csv`, and the definitions of the property attributes.
 
+use std::borrow::Cow;
+
 use schemas::{CategoryEntry, Scheme, Tables};
 use serde::Serialize;
 
@@ -37,15 +39,15 @@ struct Service {
 }
 
 impl XmlRecord for Service {
-    fn fields(&self) -> Vec<(&'static str, Option<String>)> {
+    fn fields(&self) -> Vec<(&'static str, Option<Cow<'_, str>>)> {
         vec![
-            ("service_code", Some(self.service_code.clone())),
-            ("service_name", Some(self.service_name.clone())),
-            ("description", Some(self.description.clone())),
-            ("metadata", Some(self.metadata.to_string())),
-            ("type", Some(self.kind.to_owned())),
-            ("keywords", Some(self.keywords.clone())),
-            ("group", Some(self.group.clone())),
+            ("service_code", Some(self.service_code.as_str().into())),
+            ("service_name", Some(self.service_name.as_str().into())),
+            ("description", Some(self.description.as_str().into())),
+            ("metadata", Some(self.metadata.to_string().into())),
+            ("type", Some(self.kind.into())),
+            ("keywords", Some(self.keywords.as_str().into())),
+            ("group", Some(self.group.as_str().into())),
         ]
     }
 }

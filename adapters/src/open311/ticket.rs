@@ -154,10 +154,13 @@ pub(super) fn encode_request(
         .source
         .as_ref()
         .is_some_and(|s| s.scheme == Scheme::Open311.as_str());
-    let mut description = t.description.clone();
-    if !from_open311 && let Some(lines) = lost.public.notes(None) {
+    let lines = lost.public.lines().filter(|_| !from_open311);
+    let mut description =
+        String::with_capacity(t.description.len() + lines.map_or(0, |l| 2 + l.len()));
+    description.push_str(&t.description);
+    if let Some(lines) = lines {
         description.push_str("\n\n");
-        description.push_str(&lines);
+        description.push_str(lines);
     }
     let count = description.chars().count();
     if count > MAX_DESCRIPTION {

@@ -3,11 +3,13 @@
 //! `<service_requests><request>…`), read strictly and written in the
 //! samples' exact layout.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use super::Syntax;
 use crate::error::Error;
-use crate::xml::{Charset, Element, Writer};
+use crate::xml::{Charset, Node, Writer};
 use crate::{geo, json, xml};
 
 /// One `request` as read. Every value is kept as the text it was sent as
@@ -130,7 +132,7 @@ fn strip_index(e: Error) -> Error {
 }
 
 fn read_json(bytes: &[u8]) -> Result<Vec<Request>, Error> {
-    let list: Vec<JsonRequest> = json::parse(bytes).map_err(strip_index)?;
+    let list: Vec<JsonRequest> = json::parse_strict(bytes).map_err(strip_index)?;
     list.into_iter()
         .map(|j| {
             Ok(Request {
@@ -159,27 +161,26 @@ fn read_json(bytes: &[u8]) -> Result<Vec<Request>, Error> {
 /// The children of a list element, each a flat record of text fields;
 /// unknown, nested and repeated fields are refused by name.
 pub(super) fn xml_records<'a>(
-    root: &'a Element,
+    root: Node<'a>,
     list: &str,
     item: &str,
-) -> Result<Vec<&'a Element>, Error> {
-    if root.name != list {
+) -> Result<Vec<Node<'a>>, Error> {
+    if root.name() != list {
         return Err(Error::invalid(
             list,
-            format!("the root element is <{}>; expected <{list}>", root.name),
+            format!("the root element is <{}>; expected <{list}>", root.name()),
         ));
     }
-    if !root.text.trim().is_empty() {
+    if !root.text().trim().is_empty() {
         return Err(Error::invalid(list, "must hold elements only, not text"));
     }
-    root.children
-        .iter()
+    root.children()
         .map(|c| {
-            if c.name == item {
+            if c.name() == item {
                 Ok(c)
             } else {
                 Err(Error::invalid(
-                    &c.name,
+                    c.name(),
                     format!("is not allowed in <{list}>; only <{item}> is"),
                 ))
             }
@@ -188,15 +189,16 @@ pub(super) fn xml_records<'a>(
 }
 
 fn read_xml(bytes: &[u8]) -> Result<Vec<Request>, Error> {
-    let root = xml::read(bytes, Charset::Utf8)?;
+    let text = xml::decode_body(bytes, Charset::Utf8)?;
+    let doc = xml::parse_doc(&text)?;
     let mut out = Vec::new();
-    for el in xml_records(&root, "service_requests", "request")? {
+    for el in xml_records(doc.root(), "service_requests", "request")? {
         let mut r = Request::default();
-        for f in &el.children {
-            if !f.children.is_empty() {
-                return Err(Error::invalid(&f.name, "must hold text only"));
+        for f in el.children() {
+            if f.children().next().is_some() {
+                return Err(Error::invalid(f.name(), "must hold text only"));
             }
-            let slot = match f.name.as_str() {
+            let slot = match f.name() {
                 "service_request_id" => &mut r.service_request_id,
                 "status" => &mut r.status,
                 "status_notes" => &mut r.status_notes,
@@ -221,13 +223,13 @@ fn read_xml(bytes: &[u8]) -> Result<Vec<Request>, Error> {
                     ));
                 }
             };
-            if el.children.iter().filter(|c| c.name == f.name).count() > 1 {
+            if el.children().filter(|c| c.name() == f.name()).count() > 1 {
                 return Err(Error::Duplicate {
-                    field: f.name.clone(),
+                    field: f.name().to_owned(),
                 });
             }
             // An empty element is XML's null (the samples write null so).
-            *slot = Some(f.text.clone()).filter(|t| !t.is_empty());
+            *slot = Some(f.text()).filter(|t| !t.is_empty()).map(str::to_owned);
         }
         out.push(r);
     }
@@ -299,54 +301,71 @@ pub(super) struct OutReceipt {
 
 /// A record written as XML: its fields in order, `None` for null.
 pub(super) trait XmlRecord {
-    fn fields(&self) -> Vec<(&'static str, Option<String>)>;
+    fn fields(&self) -> Vec<(&'static str, Option<Cow<'_, str>>)>;
 }
 
-fn coord(v: Option<f64>) -> Option<String> {
-    v.map(geo::format_coord)
+fn coord(v: Option<f64>) -> Option<Cow<'static, str>> {
+    v.map(|v| geo::format_coord(v).into())
+}
+
+/// A text field, borrowed.
+fn text(v: &Option<String>) -> Option<Cow<'_, str>> {
+    v.as_deref().map(Cow::Borrowed)
 }
 
 impl XmlRecord for OutRequest {
-    fn fields(&self) -> Vec<(&'static str, Option<String>)> {
+    fn fields(&self) -> Vec<(&'static str, Option<Cow<'_, str>>)> {
         vec![
-            ("service_request_id", self.service_request_id.clone()),
-            ("status", Some(self.status.clone())),
-            ("status_notes", self.status_notes.clone()),
-            ("service_name", self.service_name.clone()),
-            ("service_code", Some(self.service_code.clone())),
-            ("description", Some(self.description.clone())),
-            ("agency_responsible", self.agency_responsible.clone()),
-            ("service_notice", self.service_notice.clone()),
-            ("requested_datetime", Some(self.requested_datetime.clone())),
-            ("updated_datetime", self.updated_datetime.clone()),
-            ("expected_datetime", self.expected_datetime.clone()),
-            ("address", self.address.clone()),
-            ("address_id", self.address_id.clone()),
-            ("zipcode", self.zipcode.clone()),
+            ("service_request_id", text(&self.service_request_id)),
+            ("status", Some(self.status.as_str().into())),
+            ("status_notes", text(&self.status_notes)),
+            ("service_name", text(&self.service_name)),
+            ("service_code", Some(self.service_code.as_str().into())),
+            ("description", Some(self.description.as_str().into())),
+            ("agency_responsible", text(&self.agency_responsible)),
+            ("service_notice", text(&self.service_notice)),
+            (
+                "requested_datetime",
+                Some(self.requested_datetime.as_str().into()),
+            ),
+            ("updated_datetime", text(&self.updated_datetime)),
+            ("expected_datetime", text(&self.expected_datetime)),
+            ("address", text(&self.address)),
+            ("address_id", text(&self.address_id)),
+            ("zipcode", text(&self.zipcode)),
             ("lat", coord(self.lat)),
             ("long", coord(self.long)),
-            ("media_url", self.media_url.clone()),
+            ("media_url", text(&self.media_url)),
         ]
     }
 }
 
 impl XmlRecord for OutStatus {
-    fn fields(&self) -> Vec<(&'static str, Option<String>)> {
+    fn fields(&self) -> Vec<(&'static str, Option<Cow<'_, str>>)> {
         vec![
-            ("service_request_id", Some(self.service_request_id.clone())),
-            ("status", Some(self.status.to_owned())),
-            ("status_notes", Some(self.status_notes.clone())),
-            ("updated_datetime", Some(self.updated_datetime.clone())),
+            (
+                "service_request_id",
+                Some(self.service_request_id.as_str().into()),
+            ),
+            ("status", Some(self.status.into())),
+            ("status_notes", Some(self.status_notes.as_str().into())),
+            (
+                "updated_datetime",
+                Some(self.updated_datetime.as_str().into()),
+            ),
         ]
     }
 }
 
 impl XmlRecord for OutReceipt {
-    fn fields(&self) -> Vec<(&'static str, Option<String>)> {
+    fn fields(&self) -> Vec<(&'static str, Option<Cow<'_, str>>)> {
         vec![
-            ("service_request_id", Some(self.service_request_id.clone())),
-            ("service_notice", Some(self.service_notice.clone())),
-            ("account_id", self.account_id.clone()),
+            (
+                "service_request_id",
+                Some(self.service_request_id.as_str().into()),
+            ),
+            ("service_notice", Some(self.service_notice.as_str().into())),
+            ("account_id", text(&self.account_id)),
         ]
     }
 }

@@ -6,7 +6,7 @@ use schemas::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::common::{Check, Encoded, Loss, urgency_two_levels};
+use crate::common::{Check, Encoded, Field, ItemField, Loss, urgency_two_levels};
 use crate::ent::{lose_name_parts, lose_point};
 use crate::error::Error;
 use crate::{json, time};
@@ -110,7 +110,7 @@ const MAX_DESCRIPTION: usize = 20_000;
 /// Decodes and validates a repair order (as `GET /pu/v1/orders/{id}`
 /// returns it). The title is `problem.label` (pu has no title).
 pub fn decode_ticket(bytes: &[u8], tables: &Tables) -> Result<Ticket, Error> {
-    let o: RepairOrder = json::parse(bytes)?;
+    let o: RepairOrder = json::parse_strict(bytes)?;
     let mut c = Check::new();
     let handoff_id = c.id("order_id", o.order_id.as_deref(), 64);
     let (origin_partner, origin_ticket_id) = match &o.origin {
@@ -177,20 +177,20 @@ pub fn decode_ticket(bytes: &[u8], tables: &Tables) -> Result<Ticket, Error> {
         .flatten()
         .enumerate()
         .filter_map(|(i, h)| {
-            let field = |name: &str| format!("history[{i}].{name}");
-            let state = c.required(&field("state"), h.state.as_deref()).and_then(|v| {
+            let field = |name| ItemField("history", i, name);
+            let state = c.required(field("state"), h.state.as_deref()).and_then(|v| {
                 let found = Status::parse(v);
                 if found.is_none() {
                     c.fail(
-                        field("state"),
+                        field("state").name(),
                         format!("must be one of received, delivered, accepted, rejected, in_progress, resolved, closed, expired; got \"{v}\""),
                     );
                 }
                 found
             });
-            let at = c.rfc3339(&field("at"), h.at.as_deref());
-            c.opt_text(&field("by"), h.by.as_deref(), 100);
-            c.opt_text(&field("comment"), h.comment.as_deref(), 2000);
+            let at = c.rfc3339(field("at"), h.at.as_deref());
+            c.opt_text(field("by"), h.by.as_deref(), 100);
+            c.opt_text(field("comment"), h.comment.as_deref(), 2000);
             Some(HistoryEntry {
                 state: state?,
                 at: at?,
@@ -304,11 +304,11 @@ fn decode_problem(
         .flatten()
         .enumerate()
         .map(|(i, ph)| {
-            let field = format!("problem.photos[{i}].url");
-            if let Some(u) = c.required(&field, ph.url.as_deref()) {
-                c.url(&field, u);
+            let field = |name| ItemField("problem.photos", i, name);
+            if let Some(u) = c.required(field("url"), ph.url.as_deref()) {
+                c.url(field("url"), u);
             }
-            c.sha256(&format!("problem.photos[{i}].sha256"), ph.sha256.as_deref());
+            c.sha256(field("sha256"), ph.sha256.as_deref());
             Attachment {
                 name: None,
                 url: ph.url.clone().unwrap_or_default(),

@@ -35,7 +35,7 @@ use schemas::{Satisfaction, Status, StatusUpdate, Tables, Urgency};
 use crate::common::{Check, Encoded, Loss};
 use crate::error::{Error, FieldError};
 use crate::time;
-use crate::xml::{self, Charset, Element, Writer};
+use crate::xml::{self, Charset, Doc, Node, Writer};
 use crate::xmlwire::{self, Children, Shape, code_of, enumerated};
 
 pub use ticket::{decode_ticket, encode_ticket};
@@ -94,19 +94,22 @@ const ACK: Shape = Shape {
     ordered: false,
 };
 
-/// Reads a UTF-8 body whose root must be `root` in the tj namespace.
-fn read(bytes: &[u8], root: &str) -> Result<Element, Error> {
-    let el = xml::read(bytes, Charset::Utf8)?;
-    xmlwire::expect_root(&el, root, NS)?;
+/// The root element of a document, which must be `root` in the tj
+/// namespace.
+fn root_named<'d>(doc: &'d Doc<'_>, root: &str) -> Result<Node<'d>, Error> {
+    let el = doc.root();
+    xmlwire::expect_root(el, root, NS)?;
     Ok(el)
 }
 
 /// Decodes and validates an `<AppealStatus>`.
 pub fn decode_status(bytes: &[u8], _tables: &Tables) -> Result<StatusUpdate, Error> {
-    let root = read(bytes, "AppealStatus")?;
+    let text = xml::decode_body(bytes, Charset::Utf8)?;
+    let doc = xml::parse_doc(&text)?;
+    let root = root_named(&doc, "AppealStatus")?;
     let mut c = Check::new();
-    xmlwire::attrs(&mut c, &root, "AppealStatus", &[]);
-    let f = Children::read(&mut c, &root, "", NS, &APPEAL_STATUS);
+    xmlwire::attrs(&mut c, root, "AppealStatus", &[]);
+    let f = Children::read(&mut c, root, "", NS, &APPEAL_STATUS);
     let gateway_ref = f.string("GatewayRef");
     c.opt_text("GatewayRef", gateway_ref.as_deref(), 64);
     let appeal_id = f.text("AppealId");
@@ -208,9 +211,11 @@ pub fn encode_delivery_reply(appeal_id: &str) -> Vec<u8> {
 /// The partner's reply to a delivery: its own ticket id (`AppealId`), when
 /// it gives one. A `<Fault>` reply is an error naming its `Field`.
 pub fn decode_delivery_reply(bytes: &[u8]) -> Result<Option<String>, Error> {
-    let root = xml::read(bytes, Charset::Utf8)?;
-    if root.name == "Fault" && root.ns.as_deref() == Some(NS) {
-        let text = |name: &str| root.child(name).map_or("", |e| e.text.as_str());
+    let text = xml::decode_body(bytes, Charset::Utf8)?;
+    let doc = xml::parse_doc(&text)?;
+    let root = doc.root();
+    if root.name() == "Fault" && root.ns() == Some(NS) {
+        let text = |name: &str| root.child(name).map_or("", Node::text);
         let field = Some(text("Field")).filter(|f| !f.is_empty());
         return Err(Error::invalid(
             field.unwrap_or("Fault"),
@@ -221,10 +226,10 @@ pub fn decode_delivery_reply(bytes: &[u8]) -> Result<Option<String>, Error> {
             ),
         ));
     }
-    xmlwire::expect_root(&root, "Ack", NS)?;
+    xmlwire::expect_root(root, "Ack", NS)?;
     let mut c = Check::new();
-    xmlwire::attrs(&mut c, &root, "Ack", &[]);
-    let f = Children::read(&mut c, &root, "", NS, &ACK);
+    xmlwire::attrs(&mut c, root, "Ack", &[]);
+    let f = Children::read(&mut c, root, "", NS, &ACK);
     let id = f.text("AppealId");
     let id = id.map(|_| c.id("AppealId", id, 32));
     c.finish()?;

@@ -5,11 +5,11 @@ use schemas::{
     Tables, Target, Ticket, Urgency,
 };
 
-use super::{DEFAULT_ADDRESS, DEFAULT_FROM_HOTLINE, DEFAULT_PRIORITY, NS, read};
+use super::{DEFAULT_ADDRESS, DEFAULT_FROM_HOTLINE, DEFAULT_PRIORITY, NS, root_named};
 use crate::common::{Check, Encoded, Loss, category_from_partner};
 use crate::error::Error;
-use crate::xml::{Charset, Writer};
-use crate::xmlwire::{self, Children, Shape, code_of, enumerated, join};
+use crate::xml::{self, Charset, Writer};
+use crate::xmlwire::{self, Children, Joined, Shape, code_of, enumerated};
 use crate::{bj, geo, time};
 
 /// `Appeal` children, in their order.
@@ -85,10 +85,12 @@ const PRIORITIES: [(&str, Urgency); 3] = [
 
 /// Decodes and validates an `<Appeal>`.
 pub fn decode_ticket(bytes: &[u8], tables: &Tables) -> Result<Ticket, Error> {
-    let root = read(bytes, "Appeal")?;
+    let text = xml::decode_body(bytes, Charset::Utf8)?;
+    let doc = xml::parse_doc(&text)?;
+    let root = root_named(&doc, "Appeal")?;
     let mut c = Check::new();
-    xmlwire::attrs(&mut c, &root, "Appeal", &[]);
-    let f = Children::read(&mut c, &root, "", NS, &APPEAL);
+    xmlwire::attrs(&mut c, root, "Appeal", &[]);
+    let f = Children::read(&mut c, root, "", NS, &APPEAL);
     let appeal_id = f.text("AppealId");
     let origin_ticket_id = c.id("AppealId", appeal_id, 32);
     let gateway_ref = f.string("GatewayRef");
@@ -109,8 +111,8 @@ pub fn decode_ticket(bytes: &[u8], tables: &Tables) -> Result<Ticket, Error> {
             xmlwire::leaf(&mut c, el, "Category", &["code"]);
             let code = c.required("Category.code", el.attr("code")).unwrap_or("");
             c.text("Category.code", code, 32);
-            c.text("Category", &el.text, 100);
-            let label = Some(el.text.as_str()).filter(|l| !l.is_empty());
+            c.text("Category", el.text(), 100);
+            let label = Some(el.text()).filter(|l| !l.is_empty());
             category_from_partner(tables, Scheme::Tj, code, label)
         }
     };
@@ -195,7 +197,7 @@ pub fn decode_ticket(bytes: &[u8], tables: &Tables) -> Result<Ticket, Error> {
         let community = c.required_text("Property.Community", p.text("Community"), 100);
         let mut part = |name: &str| {
             let v = p.string(name);
-            c.opt_text(&p.path(name), v.as_deref(), 50);
+            c.opt_text(p.path(name), v.as_deref(), 50);
             v
         };
         Property {
@@ -213,13 +215,13 @@ pub fn decode_ticket(bytes: &[u8], tables: &Tables) -> Result<Ticket, Error> {
         .into_iter()
         .map(|(path, a)| {
             xmlwire::empty(&mut c, a, &path, &["name", "href", "sha256"]);
-            let href_path = join(&path, "href");
-            let href = c.required(&href_path, a.attr("href"));
+            let href_path = Joined(&path, "href");
+            let href = c.required(href_path, a.attr("href"));
             if let Some(u) = href {
-                c.url(&href_path, u);
+                c.url(href_path, u);
             }
-            c.opt_text(&join(&path, "name"), a.attr("name"), 255);
-            c.sha256(&join(&path, "sha256"), a.attr("sha256"));
+            c.opt_text(Joined(&path, "name"), a.attr("name"), 255);
+            c.sha256(Joined(&path, "sha256"), a.attr("sha256"));
             Attachment {
                 name: a.attr("name").map(str::to_owned),
                 url: href.unwrap_or_default().to_owned(),
