@@ -15,8 +15,8 @@ async fn the_checkpointer_copies_the_log_while_the_store_runs() {
     let ticket = sample_ticket();
     let before = db_pages(&dir.db());
     // One commit per submission, each a dozen pages or more: well past
-    // the checkpointer's 1,000 frames.
-    for i in 0..200 {
+    // the checkpointer's 8,000 frames.
+    for i in 0..1000 {
         created(
             store
                 .submit(new_handoff(&ticket, &format!("BJ{i:04}"), "hb-131000"))
@@ -35,5 +35,5 @@ async fn the_checkpointer_copies_the_log_while_the_store_runs() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     drop(store);
-    assert_eq!(count(&dir.db(), "SELECT COUNT(*) FROM handoffs"), 200);
+    assert_eq!(count(&dir.db(), "SELECT COUNT(*) FROM handoffs"), 1000);
 }
