@@ -283,11 +283,18 @@ async fn a_failing_command_does_not_undo_its_batch() {
     assert!(store.commits() < 50);
 }
 
-/// Queues commands before the writer runs, so they form one batch for
-/// certain: the failing ones get their own errors, the rest commit once.
-#[test]
-fn one_batch_one_commit_and_failures_stay_in_their_savepoint() {
-    let dir = TempDir::new();
+/// Queues `n` commands before the writer runs, so that they form one batch
+/// for certain (`command(i, hand-off, its prepared ticket)` makes the
+/// i-th), and runs the writer over them; returns its commits and each
+/// command's result.
+fn run_one_batch<F>(
+    dir: &TempDir,
+    n: usize,
+    command: impl Fn(usize, NewHandoff, write::PreparedTicket) -> F,
+) -> (u64, Vec<Result<()>>)
+where
+    F: FnOnce(&mut Tx<'_>) -> Result<()> + Send + 'static,
+{
     // Creates the schema, then lets the file go.
     drop(SqliteStore::open(&dir.db()).unwrap());
     let conn = Connection::open(dir.db()).unwrap();
@@ -300,27 +307,41 @@ fn one_batch_one_commit_and_failures_stay_in_their_savepoint() {
     let (sender, receiver) = mpsc::channel::<Box<dyn Command>>(QUEUE);
     let ticket = sample_ticket();
     let mut replies = Vec::new();
-    for i in 0..10 {
+    for i in 0..n {
         let (reply, answer) = oneshot::channel();
         let mut new = new_handoff(&ticket, &format!("BJ{i}"), "hb-131000");
         let prepared = write::PreparedTicket::new(&mut new).unwrap();
-        let run = move |tx: &mut Tx<'_>| {
-            if i % 3 == 0 {
-                write::apply_status(tx, "missing", update(Status::Accepted), Side::Target, None)
-                    .map(|_| ())
-            } else {
-                write::submit(tx, new, prepared).map(|_| ())
-            }
-        };
+        let run = command(i, new, prepared);
         sender.try_send(Box::new(Op { run, reply })).ok().unwrap();
         replies.push(answer);
     }
     drop(sender);
     let commits = AtomicU64::new(0);
     writer(conn, IdGen::after(None).unwrap(), receiver, &commits);
-    assert_eq!(commits.load(Ordering::Relaxed), 1);
-    for (i, mut answer) in replies.into_iter().enumerate() {
-        let result = answer.try_recv().unwrap();
+    let results = replies
+        .into_iter()
+        .map(|mut answer| answer.try_recv().unwrap())
+        .collect();
+    (commits.load(Ordering::Relaxed), results)
+}
+
+/// Commands that fail before writing (the failures callers cause) get
+/// their own errors; the rest of their batch commits once.
+#[test]
+fn one_batch_one_commit_and_failures_before_writing_stay_alone() {
+    let dir = TempDir::new();
+    let (commits, results) = run_one_batch(&dir, 10, |i, new, prepared| {
+        move |tx: &mut Tx<'_>| {
+            if i % 3 == 0 {
+                write::apply_status(tx, "missing", update(Status::Accepted), Side::Target, None)
+                    .map(|_| ())
+            } else {
+                write::submit(tx, new, prepared).map(|_| ())
+            }
+        }
+    });
+    assert_eq!(commits, 1);
+    for (i, result) in results.iter().enumerate() {
         if i % 3 == 0 {
             assert!(matches!(result, Err(StoreError::UnknownHandoff(_))), "{i}");
         } else {
@@ -337,34 +358,16 @@ fn one_batch_one_commit_and_failures_stay_in_their_savepoint() {
 #[test]
 fn a_command_failing_after_writing_rolls_back_its_batch() {
     let dir = TempDir::new();
-    drop(SqliteStore::open(&dir.db()).unwrap());
-    let conn = Connection::open(dir.db()).unwrap();
-    prepare(&conn).unwrap();
-    let (sender, receiver) = mpsc::channel::<Box<dyn Command>>(QUEUE);
-    let ticket = sample_ticket();
-    let mut replies = Vec::new();
-    for i in 0..3 {
-        let (reply, answer) = oneshot::channel();
-        let mut new = new_handoff(&ticket, &format!("BJ{i}"), "hb-131000");
-        let prepared = write::PreparedTicket::new(&mut new).unwrap();
-        let run = move |tx: &mut Tx<'_>| {
+    let (commits, results) = run_one_batch(&dir, 3, |i, new, prepared| {
+        move |tx: &mut Tx<'_>| {
             write::submit(tx, new, prepared)?;
             if i == 1 {
                 return Err(StoreError::Corrupt("found wrong after writing".into()));
             }
             Ok(())
-        };
-        sender.try_send(Box::new(Op { run, reply })).ok().unwrap();
-        replies.push(answer);
-    }
-    drop(sender);
-    let commits = AtomicU64::new(0);
-    writer(conn, IdGen::after(None).unwrap(), receiver, &commits);
-    assert_eq!(commits.load(Ordering::Relaxed), 0);
-    let results: Vec<_> = replies
-        .into_iter()
-        .map(|mut a| a.try_recv().unwrap())
-        .collect();
+        }
+    });
+    assert_eq!(commits, 0);
     assert!(
         matches!(&results[0], Err(StoreError::Commit(_))),
         "{:?}",
@@ -387,7 +390,7 @@ fn a_command_failing_after_writing_rolls_back_its_batch() {
     let store = SqliteStore::open(&dir.db()).unwrap();
     let receipt = created(
         runtime
-            .block_on(store.submit(new_handoff(&ticket, "BJ0", "hb-131000")))
+            .block_on(store.submit(new_handoff(&sample_ticket(), "BJ0", "hb-131000")))
             .unwrap(),
     );
     assert_eq!(receipt.audit_seq, 1);
