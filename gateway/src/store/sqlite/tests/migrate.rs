@@ -1,0 +1,216 @@
+//! Stores written by older versions of the schema are migrated when
+//! opened, keeping what they hold.
+
+use chrono::TimeDelta;
+use schemas::Urgency;
+
+use super::super::migrate::SCHEMA_VERSION;
+use super::*;
+
+/// The schema of version 4, as it was created.
+const SCHEMA_V4: &str = include_str!("schema_v4.sql");
+
+/// Turns a store of the current version back into version 4 (its
+/// tickets back in their hand-offs' rows, its version 4 indexes).
+const DOWNGRADE_5_4: &str = "
+ALTER TABLE handoffs ADD COLUMN ticket_json TEXT NOT NULL DEFAULT '';
+UPDATE handoffs SET ticket_json = (SELECT ticket_json FROM tickets WHERE handoff_id = handoffs.id);
+DROP TABLE tickets;
+DROP INDEX handoffs_ack_due;
+DROP INDEX handoffs_answer_due;
+CREATE INDEX handoffs_by_state ON handoffs (state);
+DROP INDEX outbox_pending;
+CREATE INDEX outbox_lanes ON outbox (target_partner, state, urgent, id);
+CREATE INDEX outbox_pending_targets ON outbox (state, target_partner);
+PRAGMA user_version = 4;
+";
+
+/// A store of schema version 4 (tickets in their hand-offs' rows) is
+/// migrated: a hand-off reads back with its ticket, its message is still
+/// due, its passed deadline is still found, and new hand-offs work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_4_store_keeps_its_tickets_and_deadlines() {
+    let dir = TempDir::new();
+    let old = {
+        let store = SqliteStore::open(&dir.db()).unwrap();
+        let mut new = new_handoff(&sample_ticket(), "BJ-OLD", "hb-131000");
+        new.ack_by = new.now - TimeDelta::minutes(1);
+        created(store.submit(new).await.unwrap()).handoff_id
+    };
+    {
+        let conn = Connection::open(dir.db()).unwrap();
+        conn.execute_batch(DOWNGRADE_5_4).unwrap();
+        assert_eq!(
+            count(
+                &dir.db(),
+                "SELECT COUNT(*) FROM handoffs WHERE ticket_json LIKE '%陈志强%'"
+            ),
+            1
+        );
+    }
+    let store = SqliteStore::open(&dir.db()).unwrap();
+    let h = store.handoff(&old).await.unwrap().unwrap();
+    assert_eq!(h.ticket.caller.name.as_deref(), Some(CALLER_NAME));
+    assert_eq!(h.ticket.handoff_id.as_deref(), Some(old.as_str()));
+    let due = store
+        .due_deliveries("hb-131000", now() + TimeDelta::seconds(1), 10)
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].handoff_id, old);
+    let overdue = store.overdue_candidates(now()).await.unwrap();
+    assert_eq!(overdue.len(), 1);
+    assert_eq!(
+        (overdue[0].0.id.as_str(), overdue[0].1),
+        (old.as_str(), Overdue::Ack)
+    );
+    created(
+        store
+            .submit(new_handoff(&sample_ticket(), "BJ-NEW", "hb-131000"))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        store.targets_with_pending().await.unwrap(),
+        vec!["hb-131000".to_owned()]
+    );
+    drop(store);
+    assert_eq!(count(&dir.db(), "SELECT COUNT(*) FROM tickets"), 2);
+    let conn = Connection::open(dir.db()).unwrap();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+}
+
+/// A store of schema version 1 (events without `emergency_mode`) is
+/// migrated when opened: its events stay, in sequence, and the new kind is
+/// accepted after them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_1_store_is_migrated_keeping_its_events() {
+    let dir = TempDir::new();
+    {
+        let v1 = SCHEMA_V4.replace(",\n                    'emergency_mode'", "");
+        let v1 = v1
+            .replace("delivered_at    INTEGER,\n", "delivered_at    INTEGER\n")
+            .lines()
+            .filter(|l| {
+                let l = l.trim_start();
+                !l.starts_with("trace_parent")
+                    && !l.starts_with("urgent ")
+                    && !l.starts_with("CREATE INDEX outbox_lanes")
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert_ne!(v1, SCHEMA_V4);
+        let conn = Connection::open(dir.db()).unwrap();
+        conn.execute_batch(&v1).unwrap();
+        conn.execute_batch(
+            "INSERT INTO events (handoff_id, kind, at, detail_json, leaf_hash) \
+             VALUES (NULL, 'config_loaded', 0, '{}', zeroblob(32)); PRAGMA user_version = 1;",
+        )
+        .unwrap();
+        let refused = conn.execute(
+            "INSERT INTO events (handoff_id, kind, at, detail_json, leaf_hash) \
+             VALUES (NULL, 'emergency_mode', 0, '{}', zeroblob(32))",
+            [],
+        );
+        assert!(refused.is_err(), "version 1 refuses the new kind");
+    }
+    let store = SqliteStore::open(&dir.db()).unwrap();
+    assert_eq!(
+        store.record_emergency(true, 3.0, "operator").await.unwrap(),
+        2
+    );
+    let events = store.audit_entries(1, 10).await.unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0].kind, EventKind::ConfigLoaded);
+    assert_eq!(events[1].kind, EventKind::EmergencyMode);
+    assert_eq!(
+        events[1].detail,
+        serde_json::json!({"on": true, "factor": 3.0, "by": "operator"})
+    );
+    drop(store);
+    let conn = Connection::open(dir.db()).unwrap();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+}
+
+/// A store of schema version 2 (hand-offs without their trace context)
+/// opens: its hand-offs read back without one, new ones keep theirs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_2_store_is_migrated_keeping_its_handoffs() {
+    let dir = TempDir::new();
+    let old = {
+        let store = SqliteStore::open(&dir.db()).unwrap();
+        created(
+            store
+                .submit(new_handoff(&sample_ticket(), "BJ-OLD", "hb-131000"))
+                .await
+                .unwrap(),
+        )
+    };
+    {
+        let conn = Connection::open(dir.db()).unwrap();
+        conn.execute_batch(DOWNGRADE_5_4).unwrap();
+        conn.execute_batch(
+            "DROP INDEX outbox_lanes; ALTER TABLE outbox DROP COLUMN urgent; \
+             ALTER TABLE handoffs DROP COLUMN trace_parent; PRAGMA user_version = 2;",
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&dir.db()).unwrap();
+    let h = store.handoff(&old.handoff_id).await.unwrap().unwrap();
+    assert_eq!(h.trace_parent, None);
+    let mut new = new_handoff(&sample_ticket(), "BJ-NEW", "hb-131000");
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    new.trace_parent = Some(traceparent.into());
+    let id = created(store.submit(new).await.unwrap()).handoff_id;
+    assert!(id > old.handoff_id);
+    let h = store.handoff(&id).await.unwrap().unwrap();
+    assert_eq!(h.trace_parent.as_deref(), Some(traceparent));
+    drop(store);
+    let conn = Connection::open(dir.db()).unwrap();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+}
+
+/// A store of schema version 3 (outbox messages without their lane) is
+/// migrated: a pending message of an urgent hand-off, queued after a
+/// normal one, is still the first due.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_3_store_keeps_its_urgent_lane() {
+    let dir = TempDir::new();
+    let urgent_id = {
+        let store = SqliteStore::open(&dir.db()).unwrap();
+        let mut normal = new_handoff(&sample_ticket(), "BJ-NORMAL", "hb-131000");
+        normal.urgency = Urgency::Normal;
+        normal.ticket.urgency = Urgency::Normal;
+        store.submit(normal).await.unwrap();
+        let mut urgent = new_handoff(&sample_ticket(), "BJ-URGENT", "hb-131000");
+        urgent.urgency = Urgency::Urgent;
+        urgent.ticket.urgency = Urgency::Urgent;
+        created(store.submit(urgent).await.unwrap()).handoff_id
+    };
+    {
+        let conn = Connection::open(dir.db()).unwrap();
+        conn.execute_batch(DOWNGRADE_5_4).unwrap();
+        conn.execute_batch(
+            "DROP INDEX outbox_lanes; ALTER TABLE outbox DROP COLUMN urgent; \
+             PRAGMA user_version = 3;",
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&dir.db()).unwrap();
+    let due = store
+        .due_deliveries("hb-131000", now() + TimeDelta::seconds(1), 10)
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 2);
+    assert_eq!(due[0].handoff_id, urgent_id);
+    assert_eq!(due[0].urgency, Urgency::Urgent);
+}
