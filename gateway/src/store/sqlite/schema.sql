@@ -1,7 +1,7 @@
 -- The gateway's embedded store, schema version 5 (version 1 lacked the
 -- 'emergency_mode' event kind, version 2 handoffs.trace_parent, version 3
 -- outbox.urgent, version 4 kept the ticket in its hand-off's row; see the
--- MIGRATE_* steps in sqlite.rs).
+-- MIGRATE_* steps in migrate.rs).
 -- Times are Unix milliseconds (UTC). Personal data lives only in
 -- tickets.ticket_json (and in what partners write in status comments).
 
