@@ -25,6 +25,23 @@ CREATE INDEX outbox_pending_targets ON outbox (state, target_partner);
 PRAGMA user_version = 4;
 ";
 
+/// Turns the store at `dir` back into version 4, then runs `further`
+/// (older versions' own undoing), behind the store's back.
+fn downgrade(dir: &TempDir, further: &str) {
+    let conn = Connection::open(dir.db()).unwrap();
+    conn.execute_batch(DOWNGRADE_5_4).unwrap();
+    conn.execute_batch(further).unwrap();
+}
+
+/// The file at `dir` is of the version this gateway writes.
+fn assert_current_version(dir: &TempDir) {
+    let conn = Connection::open(dir.db()).unwrap();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+}
+
 /// A store of schema version 4 (tickets in their hand-offs' rows) is
 /// migrated: a hand-off reads back with its ticket, its message is still
 /// due, its passed deadline is still found, and new hand-offs work.
@@ -37,17 +54,14 @@ async fn a_version_4_store_keeps_its_tickets_and_deadlines() {
         new.ack_by = new.now - TimeDelta::minutes(1);
         created(store.submit(new).await.unwrap()).handoff_id
     };
-    {
-        let conn = Connection::open(dir.db()).unwrap();
-        conn.execute_batch(DOWNGRADE_5_4).unwrap();
-        assert_eq!(
-            count(
-                &dir.db(),
-                "SELECT COUNT(*) FROM handoffs WHERE ticket_json LIKE '%陈志强%'"
-            ),
-            1
-        );
-    }
+    downgrade(&dir, "");
+    assert_eq!(
+        count(
+            &dir.db(),
+            "SELECT COUNT(*) FROM handoffs WHERE ticket_json LIKE '%陈志强%'"
+        ),
+        1
+    );
     let store = SqliteStore::open(&dir.db()).unwrap();
     let h = store.handoff(&old).await.unwrap().unwrap();
     assert_eq!(h.ticket.caller.name.as_deref(), Some(CALLER_NAME));
@@ -76,11 +90,7 @@ async fn a_version_4_store_keeps_its_tickets_and_deadlines() {
     );
     drop(store);
     assert_eq!(count(&dir.db(), "SELECT COUNT(*) FROM tickets"), 2);
-    let conn = Connection::open(dir.db()).unwrap();
-    let version: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .unwrap();
-    assert_eq!(version, SCHEMA_VERSION);
+    assert_current_version(&dir);
 }
 
 /// A store of schema version 1 (events without `emergency_mode`) is
@@ -131,11 +141,7 @@ async fn a_version_1_store_is_migrated_keeping_its_events() {
         serde_json::json!({"on": true, "factor": 3.0, "by": "operator"})
     );
     drop(store);
-    let conn = Connection::open(dir.db()).unwrap();
-    let version: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .unwrap();
-    assert_eq!(version, SCHEMA_VERSION);
+    assert_current_version(&dir);
 }
 
 /// A store of schema version 2 (hand-offs without their trace context)
@@ -152,15 +158,11 @@ async fn a_version_2_store_is_migrated_keeping_its_handoffs() {
                 .unwrap(),
         )
     };
-    {
-        let conn = Connection::open(dir.db()).unwrap();
-        conn.execute_batch(DOWNGRADE_5_4).unwrap();
-        conn.execute_batch(
-            "DROP INDEX outbox_lanes; ALTER TABLE outbox DROP COLUMN urgent; \
-             ALTER TABLE handoffs DROP COLUMN trace_parent; PRAGMA user_version = 2;",
-        )
-        .unwrap();
-    }
+    downgrade(
+        &dir,
+        "DROP INDEX outbox_lanes; ALTER TABLE outbox DROP COLUMN urgent; \
+         ALTER TABLE handoffs DROP COLUMN trace_parent; PRAGMA user_version = 2;",
+    );
     let store = SqliteStore::open(&dir.db()).unwrap();
     let h = store.handoff(&old.handoff_id).await.unwrap().unwrap();
     assert_eq!(h.trace_parent, None);
@@ -172,11 +174,7 @@ async fn a_version_2_store_is_migrated_keeping_its_handoffs() {
     let h = store.handoff(&id).await.unwrap().unwrap();
     assert_eq!(h.trace_parent.as_deref(), Some(traceparent));
     drop(store);
-    let conn = Connection::open(dir.db()).unwrap();
-    let version: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .unwrap();
-    assert_eq!(version, SCHEMA_VERSION);
+    assert_current_version(&dir);
 }
 
 /// A store of schema version 3 (outbox messages without their lane) is
@@ -196,15 +194,11 @@ async fn a_version_3_store_keeps_its_urgent_lane() {
         urgent.ticket.urgency = Urgency::Urgent;
         created(store.submit(urgent).await.unwrap()).handoff_id
     };
-    {
-        let conn = Connection::open(dir.db()).unwrap();
-        conn.execute_batch(DOWNGRADE_5_4).unwrap();
-        conn.execute_batch(
-            "DROP INDEX outbox_lanes; ALTER TABLE outbox DROP COLUMN urgent; \
-             PRAGMA user_version = 3;",
-        )
-        .unwrap();
-    }
+    downgrade(
+        &dir,
+        "DROP INDEX outbox_lanes; ALTER TABLE outbox DROP COLUMN urgent; \
+         PRAGMA user_version = 3;",
+    );
     let store = SqliteStore::open(&dir.db()).unwrap();
     let due = store
         .due_deliveries("hb-131000", now() + TimeDelta::seconds(1), 10)
