@@ -65,17 +65,11 @@ ALTER TABLE events_v2 RENAME TO events;
 CREATE INDEX events_by_handoff ON events (handoff_id, seq);
 ";
 
+/// Creates the schema in a new file (`version` 0), or migrates an older
+/// one, in one transaction.
 pub(super) fn create_schema(conn: &Connection, version: i64) -> Result<()> {
     match version {
-        0 => {
-            conn.execute_batch(&format!(
-                "BEGIN IMMEDIATE; {SCHEMA}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-            ))
-            .inspect_err(|_| {
-                let _ = conn.execute_batch("ROLLBACK");
-            })?;
-            Ok(())
-        }
+        0 => to_current(conn, SCHEMA),
         SCHEMA_VERSION => Ok(()),
         1..SCHEMA_VERSION => {
             let steps: Vec<&str> = [
@@ -88,18 +82,22 @@ pub(super) fn create_schema(conn: &Connection, version: i64) -> Result<()> {
             .filter(|(from, _)| *from >= version)
             .map(|(_, step)| step)
             .collect();
-            let steps = steps.join(";");
-            conn.execute_batch(&format!(
-                "BEGIN IMMEDIATE; {steps}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-            ))
-            .inspect_err(|_| {
-                let _ = conn.execute_batch("ROLLBACK");
-            })?;
-            Ok(())
+            to_current(conn, &steps.join(";"))
         }
         found => Err(StoreError::SchemaVersion {
             found,
             supported: SCHEMA_VERSION,
         }),
     }
+}
+
+/// Runs `sql` and sets the current version, all or nothing.
+fn to_current(conn: &Connection, sql: &str) -> Result<()> {
+    conn.execute_batch(&format!(
+        "BEGIN IMMEDIATE; {sql}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+    ))
+    .inspect_err(|_| {
+        let _ = conn.execute_batch("ROLLBACK");
+    })?;
+    Ok(())
 }

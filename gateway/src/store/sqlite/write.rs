@@ -6,6 +6,7 @@ use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
+use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, params};
 use schemas::{Status, StatusUpdate, Timestamp};
 use serde_json::json;
@@ -118,8 +119,6 @@ impl Tx<'_> {
         let mut detail_json = Vec::with_capacity(256);
         crate::audit::leaf::canonical(&detail, &mut detail_json);
         let leaf = crate::audit::leaf::assemble(seq, kind.as_str(), at, handoff_id, &detail_json);
-        let detail_json = std::str::from_utf8(&detail_json)
-            .map_err(|e| StoreError::Corrupt(format!("audit detail: {e}")))?;
         self.conn
             .prepare_cached(
                 "INSERT INTO events (seq, handoff_id, kind, at, detail_json, leaf_hash) \
@@ -131,7 +130,9 @@ impl Tx<'_> {
                 handoff_id,
                 kind.as_str(),
                 at,
-                detail_json,
+                // Canonical JSON is UTF-8 (serde_json writes it): bound
+                // as text without checking it again.
+                ToSqlOutput::Borrowed(ValueRef::Text(&detail_json)),
                 crate::audit::merkle::leaf_hash(&leaf).to_vec()
             ])?;
         self.next_event.set(Some(seq + 1));
