@@ -349,7 +349,6 @@ fn prepare(conn: &Connection) -> Result<()> {
         )));
     }
     conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
     // The writer is the only connection whose page cache survives between
     // its transactions (a reader's is dropped whenever the file changed):
     // 16 MiB keeps the indexes every submission walks in memory.
@@ -361,6 +360,7 @@ fn prepare(conn: &Connection) -> Result<()> {
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     create_schema(conn, version)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(())
 }
 

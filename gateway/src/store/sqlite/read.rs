@@ -172,7 +172,8 @@ pub(super) fn overdue_sql() -> String {
          UNION ALL \
          SELECT {HANDOFF_COLUMNS} FROM handoffs h \
          WHERE h.answer_overdue = 0 \
-         AND h.state IN ('received', 'delivered', 'accepted', 'in_progress') \
+         AND (h.state = 'received' OR h.state = 'delivered' OR h.state = 'accepted' \
+         OR h.state = 'in_progress') \
          AND h.resolve_by < ?1"
     )
 }

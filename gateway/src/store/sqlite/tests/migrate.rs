@@ -9,9 +9,44 @@ use super::*;
 
 /// The schema of version 4, as it was created.
 const SCHEMA_V4: &str = include_str!("schema_v4.sql");
+/// The schema of version 5, as it was created (checks written with IN).
+const SCHEMA_V5: &str = include_str!("schema_v5.sql");
 
-/// Turns a store of the current version back into version 4 (its
-/// tickets back in their hand-offs' rows, its version 4 indexes).
+/// The tables of version 5 and 6 (the same columns), parents first.
+const TABLES: [&str; 6] = [
+    "handoffs",
+    "tickets",
+    "status_history",
+    "outbox",
+    "events",
+    "checkpoints",
+];
+
+/// Rewrites the store at `dir` (closed) into a version 5 file holding the
+/// same rows, as a version 5 gateway would have left it.
+fn rewrite_as_version_5(dir: &TempDir) {
+    let old = dir.0.join("v5.db");
+    let conn = Connection::open(&old).unwrap();
+    conn.execute_batch(SCHEMA_V5).unwrap();
+    conn.execute("ATTACH ?1 AS current", [dir.db().to_str().unwrap()])
+        .unwrap();
+    for table in TABLES {
+        conn.execute_batch(&format!(
+            "INSERT INTO main.{table} SELECT * FROM current.{table}"
+        ))
+        .unwrap();
+    }
+    conn.execute_batch("DETACH current; PRAGMA user_version = 5;")
+        .unwrap();
+    drop(conn);
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", dir.db().display()));
+    }
+    std::fs::rename(old, dir.db()).unwrap();
+}
+
+/// Turns a store of version 5 back into version 4 (its tickets back in
+/// their hand-offs' rows, its version 4 indexes).
 const DOWNGRADE_5_4: &str = "
 ALTER TABLE handoffs ADD COLUMN ticket_json TEXT NOT NULL DEFAULT '';
 UPDATE handoffs SET ticket_json = (SELECT ticket_json FROM tickets WHERE handoff_id = handoffs.id);
@@ -28,6 +63,7 @@ PRAGMA user_version = 4;
 /// Turns the store at `dir` back into version 4, then runs `further`
 /// (older versions' own undoing), behind the store's back.
 fn downgrade(dir: &TempDir, further: &str) {
+    rewrite_as_version_5(dir);
     let conn = Connection::open(dir.db()).unwrap();
     conn.execute_batch(DOWNGRADE_5_4).unwrap();
     conn.execute_batch(further).unwrap();
@@ -207,4 +243,122 @@ async fn a_version_3_store_keeps_its_urgent_lane() {
     assert_eq!(due.len(), 2);
     assert_eq!(due[0].handoff_id, urgent_id);
     assert_eq!(due[0].urgency, Urgency::Urgent);
+}
+
+/// A store of schema version 5 (checks written with IN) is migrated: its
+/// hand-offs, histories, messages and audit log read back as before, the
+/// audit sequence and the message ids go on where they stopped, and the
+/// checks still refuse what they refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_5_store_keeps_its_handoffs_messages_and_audit_log() {
+    let dir = TempDir::new();
+    let (delivered, waiting, audit_before, last_message) = {
+        let store = SqliteStore::open(&dir.db()).unwrap();
+        let delivered = created(
+            store
+                .submit(new_handoff(&sample_ticket(), "BJ-1", "hb-131000"))
+                .await
+                .unwrap(),
+        )
+        .handoff_id;
+        let mut late = new_handoff(&sample_ticket(), "BJ-2", "hb-131000");
+        late.ack_by = late.now - TimeDelta::minutes(1);
+        let waiting = created(store.submit(late).await.unwrap()).handoff_id;
+        let message = store.outbox(&delivered).await.unwrap()[0].id;
+        let at = now();
+        store
+            .record_delivery(
+                message,
+                DeliveryResult::Delivered {
+                    sent_sha256: None,
+                    target_ticket_id: Some("HB-9".into()),
+                    at,
+                    by: None,
+                },
+                origin(),
+            )
+            .await
+            .unwrap();
+        store
+            .apply_status(&delivered, update(Status::Accepted), Side::Target, origin())
+            .await
+            .unwrap();
+        let size = store.audit_size().await.unwrap();
+        let audit = store.audit_entries(1, size as usize).await.unwrap();
+        let last_message = store.outbox(&delivered).await.unwrap().last().unwrap().id;
+        (delivered, waiting, audit, last_message)
+    };
+    rewrite_as_version_5(&dir);
+    assert_eq!(
+        count(
+            &dir.db(),
+            "SELECT COUNT(*) FROM sqlite_schema WHERE sql LIKE '%kind IN (''received''%'"
+        ),
+        1,
+        "the fixture is version 5's schema"
+    );
+    assert!(
+        !super::writes_building_temporary_tables(&Connection::open(dir.db()).unwrap()).is_empty()
+    );
+
+    let store = SqliteStore::open(&dir.db()).unwrap();
+    let h = store.handoff(&delivered).await.unwrap().unwrap();
+    assert_eq!(h.state, Status::Accepted);
+    assert_eq!(h.target_ticket_id.as_deref(), Some("HB-9"));
+    assert_eq!(h.ticket.caller.name.as_deref(), Some(CALLER_NAME));
+    let history = store.history(&delivered).await.unwrap();
+    assert_eq!(
+        history.iter().map(|e| e.status).collect::<Vec<_>>(),
+        [Status::Received, Status::Delivered, Status::Accepted]
+    );
+    let audit_size = audit_before.len() as u64;
+    assert_eq!(
+        store.audit_entries(1, audit_before.len()).await.unwrap(),
+        audit_before
+    );
+    assert_eq!(
+        store.record_emergency(true, 2.0, "operator").await.unwrap(),
+        audit_size + 1
+    );
+    let due = store
+        .due_deliveries("hb-131000", now() + TimeDelta::seconds(1), 10)
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].handoff_id, waiting);
+    let overdue = store.overdue_candidates(now()).await.unwrap();
+    assert_eq!(
+        overdue
+            .iter()
+            .map(|(h, o)| (h.id.as_str(), *o))
+            .collect::<Vec<_>>(),
+        [(waiting.as_str(), Overdue::Ack)]
+    );
+    let newer = created(
+        store
+            .submit(new_handoff(&sample_ticket(), "BJ-3", "hb-131000"))
+            .await
+            .unwrap(),
+    )
+    .handoff_id;
+    assert!(store.outbox(&newer).await.unwrap()[0].id > last_message);
+    drop(store);
+
+    assert_current_version(&dir);
+    let conn = Connection::open(dir.db()).unwrap();
+    assert_eq!(
+        super::writes_building_temporary_tables(&conn),
+        Vec::<String>::new()
+    );
+    let refused = conn.execute(
+        "UPDATE handoffs SET state = 'lost' WHERE id = ?1",
+        [delivered.as_str()],
+    );
+    assert!(refused.is_err(), "the state check still holds");
+    let refused = conn.execute(
+        "INSERT INTO events (handoff_id, kind, at, detail_json, leaf_hash) \
+         VALUES (NULL, 'forged', 0, '{}', zeroblob(32))",
+        [],
+    );
+    assert!(refused.is_err(), "the event kind check still holds");
 }
