@@ -13,9 +13,11 @@ pub(super) const SCHEMA_VERSION: i64 = 6;
 /// From schema version 5: checks and index conditions written with `IN`
 /// (a temporary table built on every insert and update) are written with
 /// `OR`; a property unit's orders are indexed by id, so that a status no
-/// longer moves them. SQLite cannot change a check in place: the four
-/// tables are copied (their rowids, sequence numbers and autoincrement
-/// counters kept) while foreign keys are off, and checked afterwards.
+/// longer moves them; a hand-off's history is one b-tree keyed by
+/// (hand-off, position) instead of a table and its key's index. SQLite
+/// cannot change a check in place: the four tables are copied (their
+/// rowids, sequence numbers and autoincrement counters kept) while
+/// foreign keys are off, and checked afterwards.
 const MIGRATE_5_6: &str = "
 CREATE TABLE handoffs_v6 (
     id               TEXT PRIMARY KEY,
@@ -65,12 +67,12 @@ CREATE TABLE status_history_v6 (
     refusal      TEXT,
     recorded_at  INTEGER NOT NULL,
     PRIMARY KEY (handoff_id, seq)
-) STRICT;
-INSERT INTO status_history_v6 (rowid, handoff_id, seq, status, at, side, by_text,
+) STRICT, WITHOUT ROWID;
+INSERT INTO status_history_v6 (handoff_id, seq, status, at, side, by_text,
         reason_code, comment, satisfaction, outcome, refusal, recorded_at)
-    SELECT rowid, handoff_id, seq, status, at, side, by_text,
+    SELECT handoff_id, seq, status, at, side, by_text,
         reason_code, comment, satisfaction, outcome, refusal, recorded_at
-    FROM status_history ORDER BY rowid;
+    FROM status_history ORDER BY handoff_id, seq;
 CREATE TABLE outbox_v6 (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
     handoff_id      TEXT NOT NULL REFERENCES handoffs (id),

@@ -70,7 +70,7 @@ CREATE TABLE status_history (
     refusal      TEXT,
     recorded_at  INTEGER NOT NULL,
     PRIMARY KEY (handoff_id, seq)
-) STRICT;
+) STRICT, WITHOUT ROWID;                        -- small rows, always read by their key: one b-tree, not two
 
 CREATE TABLE outbox (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,  -- the delivery order

@@ -597,20 +597,25 @@ fn writes_building_temporary_tables(conn: &Connection) -> Vec<String> {
     let mut writes = Vec::new();
     for table in tables {
         let mut stmt = conn
-            .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
+            .prepare(&format!(
+                "SELECT name, pk FROM pragma_table_info('{table}')"
+            ))
             .unwrap();
-        let columns: Vec<String> = stmt
-            .query_map([], |r| r.get(0))
+        let columns: Vec<(String, i64)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
             .unwrap()
             .map(|r| r.unwrap())
             .collect();
-        let marks = vec!["?"; columns.len()].join(", ");
+        let names: Vec<&str> = columns.iter().map(|(name, _)| name.as_str()).collect();
+        let marks = vec!["?"; names.len()].join(", ");
         writes.push(format!(
             "INSERT INTO {table} ({}) VALUES ({marks})",
-            columns.join(", ")
+            names.join(", ")
         ));
-        for column in &columns {
-            writes.push(format!("UPDATE {table} SET {column} = ? WHERE rowid = ?"));
+        // The store never rewrites a primary key.
+        let key = names[0];
+        for (column, _) in columns.iter().filter(|(_, pk)| *pk == 0) {
+            writes.push(format!("UPDATE {table} SET {column} = ? WHERE {key} = ?"));
         }
     }
     writes
