@@ -55,6 +55,10 @@ struct Common {
     /// (a partner across a WAN with a slow system of its own).
     #[arg(long, global = true, default_value_t = 0)]
     partner_latency_ms: u64,
+    /// Deliveries in flight to one partner at once (`delivery.in_flight`;
+    /// default: the demo configuration's).
+    #[arg(long, global = true)]
+    in_flight: Option<usize>,
 }
 
 #[derive(Subcommand)]
@@ -130,7 +134,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         .into_iter()
         .filter_map(|(id, before)| Some((before?, config.partner(&id)?.endpoint.clone()?)))
         .collect();
-    let file = setup::write_config(&repo, &dir, port, &endpoints)?;
+    let file = setup::write_config(&repo, &dir, port, &endpoints, common.in_flight)?;
 
     // When each hand-off reached the target's server.
     let arrivals = Arc::new(Mutex::new(HashMap::<String, Instant>::new()));

@@ -17,12 +17,14 @@ pub fn free_port() -> Result<u16, Fail> {
 
 /// The demo configuration with absolute paths, the gateway on `port`, its
 /// store in `dir`, the simulated partners' `endpoints` (configured → actual)
-/// and no rate limits (a load test of the gateway, not of the limits).
+/// and no rate limits (a load test of the gateway, not of the limits);
+/// `in_flight` replaces the demo's `delivery.in_flight`.
 pub fn write_config(
     repo: &Path,
     dir: &Path,
     port: u16,
     endpoints: &[(String, String)],
+    in_flight: Option<usize>,
 ) -> Result<PathBuf, Fail> {
     let certs = repo.join("certs-example");
     let mut text = gateway::network::demo_config_text(&certs, &certs, &dir.join("gateway.db"))?;
@@ -33,7 +35,10 @@ pub fn write_config(
     text = text
         .lines()
         .filter(|l| !l.starts_with("rate = ") && !l.starts_with("deliver_rate = "))
-        .map(|l| format!("{l}\n"))
+        .map(|l| match in_flight {
+            Some(n) if l.starts_with("in_flight = ") => format!("in_flight = {n}\n"),
+            _ => format!("{l}\n"),
+        })
         .collect();
     let file = dir.join("gateway.toml");
     std::fs::write(&file, text)?;
