@@ -5,7 +5,8 @@
 # OTLP export test.
 #
 # Installs only what is missing (a re-run installs nothing):
-# - Debian: libxml2-utils (xmllint, validating XML output against the
+# - Debian: make (jemalloc, the gateway's allocator, is built from its C
+#   sources); libxml2-utils (xmllint, validating XML output against the
 #   XSDs); chromium, fonts-wqy-zenhei (Chinese text in the screenshots) and
 #   libnss3-tools (certutil: the browser trusts the development CA) for
 #   gateway/tests/browser.rs; nodejs and npm only when node is absent;
@@ -22,6 +23,7 @@ as_root() {
 }
 
 missing=()
+command -v make >/dev/null 2>&1 || missing+=(make)
 command -v xmllint >/dev/null 2>&1 || missing+=(libxml2-utils)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v certutil >/dev/null 2>&1 || missing+=(libnss3-tools)
