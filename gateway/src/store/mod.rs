@@ -24,6 +24,7 @@
 mod records;
 mod sqlite;
 
+use std::collections::HashSet;
 use std::future::Future;
 
 use adapters::Family;
@@ -316,12 +317,14 @@ pub trait Store: Send + Sync + 'static {
     /// hand-offs first, then the others. In each lane, in order, the
     /// longest run from its oldest pending message whose retry time has
     /// come: a message backing off holds back every later message of its
-    /// lane and target (and of no other lane or target).
+    /// lane and target (and of no other lane or target). The messages of
+    /// `in_flight` (being sent, so due) are left out and not even parsed.
     fn due_deliveries(
         &self,
         target_partner: &str,
         now: Timestamp,
         limit: usize,
+        in_flight: HashSet<i64>,
     ) -> impl Future<Output = Result<Vec<OutboxItem>, StoreError>> + Send;
 
     /// The earlier retry time of the oldest pending message of each lane

@@ -26,6 +26,7 @@ mod read;
 mod write;
 
 use std::cell::Cell;
+use std::collections::HashSet;
 use std::ffi::c_int;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -460,9 +461,10 @@ impl Store for SqliteStore {
         target_partner: &str,
         now: Timestamp,
         limit: usize,
+        in_flight: HashSet<i64>,
     ) -> Result<Vec<OutboxItem>> {
         let target = target_partner.to_owned();
-        self.read(move |c| read::due_deliveries(c, &target, &now, limit))
+        self.read(move |c| read::due_deliveries(c, &target, &now, limit, &in_flight))
             .await
     }
 

@@ -138,13 +138,15 @@ impl Worker {
         match self
             .app
             .store
-            .due_deliveries(target, self.app.now(), fetch)
+            .due_deliveries(
+                target,
+                self.app.now(),
+                fetch,
+                in_flight.keys().copied().collect(),
+            )
             .await
         {
-            Ok(items) => items
-                .into_iter()
-                .filter(|item| !in_flight.contains_key(&item.id))
-                .collect(),
+            Ok(items) => items.into(),
             Err(e) => {
                 tracing::error!(%target, error = %e, "cannot read the outbox");
                 VecDeque::new()

@@ -1,6 +1,8 @@
 //! The read queries. Each runs on a read-only connection as one
 //! statement, so it sees one committed snapshot.
 
+use std::collections::HashSet;
+
 use rusqlite::{Connection, Params, Row, params};
 use schemas::{Timestamp, Urgency};
 
@@ -111,33 +113,46 @@ pub(super) fn due_deliveries(
     target_partner: &str,
     now: &Timestamp,
     max: usize,
+    in_flight: &HashSet<i64>,
 ) -> Result<Vec<OutboxItem>> {
     if max == 0 {
         return Ok(Vec::new());
     }
+    let now = ms(now);
     let sql = lanes_sql(OUTBOX_COLUMNS, "?2");
-    let pending = all(
-        conn,
-        &sql,
-        params![target_partner, limit(max)],
-        codec::outbox,
-    )?;
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(params![target_partner, limit(max)])?;
     // Urgent hand-offs' messages first, then the others; strict order in
     // each lane: a lane stops at its first message still backing off,
-    // which holds back no message of the other lane.
-    let now = ms(now);
-    let (mut urgent, mut normal): (Vec<_>, Vec<_>) = pending
-        .into_iter()
-        .partition(|item| item.urgency == Urgency::Urgent);
-    urgent.sort_by_key(|item| item.id);
-    normal.sort_by_key(|item| item.id);
-    let due = |lane: Vec<OutboxItem>| {
-        lane.into_iter()
-            .take_while(|item| ms(&item.next_attempt_at) <= now)
-            .collect::<Vec<_>>()
+    // which holds back no message of the other lane. Only the messages
+    // returned are parsed (a ticket's JSON is most of the read): not those
+    // in flight, which were due and so stop no lane, nor those backing off.
+    let (mut urgent, mut normal) = (Vec::new(), Vec::new());
+    let (mut urgent_stop, mut normal_stop) = (i64::MAX, i64::MAX);
+    while let Some(row) = rows.next()? {
+        let id: i64 = row.get(0)?;
+        if in_flight.contains(&id) {
+            continue;
+        }
+        let is_urgent = codec::urgency(&row.get::<_, String>(3)?)? == Urgency::Urgent;
+        let (lane, stop) = if is_urgent {
+            (&mut urgent, &mut urgent_stop)
+        } else {
+            (&mut normal, &mut normal_stop)
+        };
+        if row.get::<_, i64>(8)? > now {
+            *stop = (*stop).min(id);
+        } else if id < *stop {
+            lane.push(codec::outbox(row)?);
+        }
+    }
+    let due = |mut lane: Vec<OutboxItem>, stop: i64| {
+        lane.retain(|item| item.id < stop);
+        lane.sort_by_key(|item| item.id);
+        lane
     };
-    let mut items = due(urgent);
-    items.extend(due(normal));
+    let mut items = due(urgent, urgent_stop);
+    items.extend(due(normal, normal_stop));
     items.truncate(max);
     Ok(items)
 }

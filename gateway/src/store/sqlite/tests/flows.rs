@@ -165,14 +165,24 @@ async fn a_message_backing_off_holds_back_only_its_own_target() {
         ["hb-a", "hb-b"]
     );
 
-    let due = store.due_deliveries("hb-a", t, 10).await.unwrap();
+    let due = store
+        .due_deliveries("hb-a", t, 10, Default::default())
+        .await
+        .unwrap();
     let order: Vec<_> = due.iter().map(|o| o.handoff_id.as_str()).collect();
     assert_eq!(order, [h1.as_str(), h2.as_str()]);
     assert!(
         matches!(&due[0].payload, OutboxPayload::Ticket(tk) if tk.handoff_id.as_deref() == Some(h1.as_str()))
     );
     assert_eq!(due[0].kind(), MessageKind::Ticket);
-    assert_eq!(store.due_deliveries("hb-a", t, 1).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .due_deliveries("hb-a", t, 1, Default::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
     // The first fails and backs off for an hour: the second waits for it,
     // the other target does not.
@@ -193,19 +203,25 @@ async fn a_message_backing_off_holds_back_only_its_own_target() {
     assert_eq!(failed.status, None);
     assert!(
         store
-            .due_deliveries("hb-a", t, 10)
+            .due_deliveries("hb-a", t, 10, Default::default())
             .await
             .unwrap()
             .is_empty()
     );
     let next = store.next_due("hb-a").await.unwrap().unwrap();
     assert_eq!(next.timestamp_millis(), retry.timestamp_millis());
-    let other: Vec<_> = store.due_deliveries("hb-b", t, 10).await.unwrap();
+    let other: Vec<_> = store
+        .due_deliveries("hb-b", t, 10, Default::default())
+        .await
+        .unwrap();
     assert_eq!(other.len(), 1);
     assert_eq!(other[0].handoff_id, h3);
 
     // An hour later both are due, in order; the first carries its attempt.
-    let later = store.due_deliveries("hb-a", retry, 10).await.unwrap();
+    let later = store
+        .due_deliveries("hb-a", retry, 10, Default::default())
+        .await
+        .unwrap();
     assert_eq!(later.len(), 2);
     assert_eq!((later[0].id, later[0].attempts), (due[0].id, 1));
     assert_eq!(later[0].last_error.as_deref(), Some("connection refused"));
@@ -259,7 +275,10 @@ async fn a_message_backing_off_holds_back_only_its_own_target() {
             .await,
         Err(StoreError::UnknownOutbox(999_999))
     ));
-    let to_origin = store.due_deliveries("bj12345", retry, 10).await.unwrap();
+    let to_origin = store
+        .due_deliveries("bj12345", retry, 10, Default::default())
+        .await
+        .unwrap();
     assert_eq!(to_origin.len(), 1);
     match &to_origin[0].payload {
         OutboxPayload::Status(s) => {
@@ -288,7 +307,10 @@ async fn a_message_backing_off_holds_back_only_its_own_target() {
     }
 
     // The second is given up on, then put back.
-    let head = store.due_deliveries("hb-a", retry, 10).await.unwrap();
+    let head = store
+        .due_deliveries("hb-a", retry, 10, Default::default())
+        .await
+        .unwrap();
     assert_eq!(head[0].handoff_id, h2);
     store
         .record_delivery(
@@ -301,12 +323,18 @@ async fn a_message_backing_off_holds_back_only_its_own_target() {
         )
         .await
         .unwrap();
-    let after = store.due_deliveries("hb-a", retry, 10).await.unwrap();
+    let after = store
+        .due_deliveries("hb-a", retry, 10, Default::default())
+        .await
+        .unwrap();
     assert!(after.iter().all(|o| o.handoff_id != h2));
     assert_eq!(store.outbox(&h2).await.unwrap()[0].state, OutboxState::Dead);
     assert_eq!(store.redeliver(&h2, retry).await.unwrap(), 1);
     assert_eq!(store.redeliver(&h2, retry).await.unwrap(), 0);
-    let back = store.due_deliveries("hb-a", retry, 10).await.unwrap();
+    let back = store
+        .due_deliveries("hb-a", retry, 10, Default::default())
+        .await
+        .unwrap();
     assert_eq!(back[0].handoff_id, h2);
     assert_eq!((back[0].attempts, back[0].state), (0, OutboxState::Pending));
     assert!(matches!(

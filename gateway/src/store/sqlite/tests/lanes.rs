@@ -20,7 +20,7 @@ async fn submit(store: &SqliteStore, id: &str, urgency: Urgency) -> String {
 
 async fn due_ids(store: &SqliteStore, at: Timestamp, max: usize) -> Vec<String> {
     store
-        .due_deliveries("hb-a", at, max)
+        .due_deliveries("hb-a", at, max, Default::default())
         .await
         .unwrap()
         .into_iter()
@@ -56,7 +56,10 @@ async fn urgent_messages_go_first_and_each_lane_keeps_its_order() {
     let u2 = submit(&store, "U2", Urgency::Urgent).await;
     let t = now();
 
-    let due = store.due_deliveries("hb-a", t, 10).await.unwrap();
+    let due = store
+        .due_deliveries("hb-a", t, 10, Default::default())
+        .await
+        .unwrap();
     let order: Vec<_> = due.iter().map(|o| o.handoff_id.clone()).collect();
     assert_eq!(
         order,
@@ -114,4 +117,34 @@ async fn a_backed_off_urgent_message_does_not_hold_back_normal_ones() {
         "the normal lane is due now"
     );
     assert_eq!(due_ids(&store, retry, 10).await, [u1.clone(), n1.clone()]);
+}
+
+/// The messages in flight are left out; the lane goes on behind them, and
+/// still stops at a message backing off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_in_flight_are_left_out_without_stopping_their_lane() {
+    let dir = TempDir::new();
+    let store = SqliteStore::open(&dir.db()).unwrap();
+    let n1 = submit(&store, "N1", Urgency::Normal).await;
+    let n2 = submit(&store, "N2", Urgency::Normal).await;
+    let n3 = submit(&store, "N3", Urgency::Normal).await;
+    let n4 = submit(&store, "N4", Urgency::Normal).await;
+    let u1 = submit(&store, "U1", Urgency::Urgent).await;
+    let t = now();
+    let id = |items: &[OutboxItem], h: &str| items.iter().find(|o| o.handoff_id == h).unwrap().id;
+    let all = store
+        .due_deliveries("hb-a", t, 10, Default::default())
+        .await
+        .unwrap();
+    let flying: HashSet<i64> = [id(&all, &n1), id(&all, &n3), id(&all, &u1)].into();
+    let due = store
+        .due_deliveries("hb-a", t, 10, flying.clone())
+        .await
+        .unwrap();
+    let order: Vec<_> = due.iter().map(|o| o.handoff_id.as_str()).collect();
+    assert_eq!(order, [n2.as_str(), n4.as_str()]);
+
+    back_off(&store, &n2, t, t + TimeDelta::hours(1)).await;
+    let due = store.due_deliveries("hb-a", t, 10, flying).await.unwrap();
+    assert!(due.is_empty(), "{due:?}");
 }

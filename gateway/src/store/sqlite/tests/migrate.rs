@@ -103,7 +103,12 @@ async fn a_version_4_store_keeps_its_tickets_and_deadlines() {
     assert_eq!(h.ticket.caller.name.as_deref(), Some(CALLER_NAME));
     assert_eq!(h.ticket.handoff_id.as_deref(), Some(old.as_str()));
     let due = store
-        .due_deliveries("hb-131000", now() + TimeDelta::seconds(1), 10)
+        .due_deliveries(
+            "hb-131000",
+            now() + TimeDelta::seconds(1),
+            10,
+            Default::default(),
+        )
         .await
         .unwrap();
     assert_eq!(due.len(), 1);
@@ -237,7 +242,12 @@ async fn a_version_3_store_keeps_its_urgent_lane() {
     );
     let store = SqliteStore::open(&dir.db()).unwrap();
     let due = store
-        .due_deliveries("hb-131000", now() + TimeDelta::seconds(1), 10)
+        .due_deliveries(
+            "hb-131000",
+            now() + TimeDelta::seconds(1),
+            10,
+            Default::default(),
+        )
         .await
         .unwrap();
     assert_eq!(due.len(), 2);
@@ -321,7 +331,12 @@ async fn a_version_5_store_keeps_its_handoffs_messages_and_audit_log() {
         audit_size + 1
     );
     let due = store
-        .due_deliveries("hb-131000", now() + TimeDelta::seconds(1), 10)
+        .due_deliveries(
+            "hb-131000",
+            now() + TimeDelta::seconds(1),
+            10,
+            Default::default(),
+        )
         .await
         .unwrap();
     assert_eq!(due.len(), 1);

@@ -323,7 +323,7 @@ async fn everything_acknowledged_survives_a_restart() {
     assert_eq!(first.state, Status::Accepted);
     assert_eq!(
         store
-            .due_deliveries("hb-131000", now(), 100)
+            .due_deliveries("hb-131000", now(), 100, Default::default())
             .await
             .unwrap()
             .len(),
