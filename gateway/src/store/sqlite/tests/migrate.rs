@@ -78,6 +78,34 @@ fn assert_current_version(dir: &TempDir) {
     assert_eq!(version, SCHEMA_VERSION);
 }
 
+/// `handoff`'s ticket is the only message due to hb-131000, and its
+/// acknowledgement the only deadline passed.
+async fn assert_alone_due_and_late(store: &SqliteStore, handoff: &str) {
+    let due = store
+        .due_deliveries(
+            "hb-131000",
+            now() + TimeDelta::seconds(1),
+            10,
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        due.iter()
+            .map(|o| o.handoff_id.as_str())
+            .collect::<Vec<_>>(),
+        [handoff]
+    );
+    let overdue = store.overdue_candidates(now()).await.unwrap();
+    assert_eq!(
+        overdue
+            .iter()
+            .map(|(h, o)| (h.id.as_str(), *o))
+            .collect::<Vec<_>>(),
+        [(handoff, Overdue::Ack)]
+    );
+}
+
 /// A store of schema version 4 (tickets in their hand-offs' rows) is
 /// migrated: a hand-off reads back with its ticket, its message is still
 /// due, its passed deadline is still found, and new hand-offs work.
@@ -102,23 +130,7 @@ async fn a_version_4_store_keeps_its_tickets_and_deadlines() {
     let h = store.handoff(&old).await.unwrap().unwrap();
     assert_eq!(h.ticket.caller.name.as_deref(), Some(CALLER_NAME));
     assert_eq!(h.ticket.handoff_id.as_deref(), Some(old.as_str()));
-    let due = store
-        .due_deliveries(
-            "hb-131000",
-            now() + TimeDelta::seconds(1),
-            10,
-            Default::default(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(due.len(), 1);
-    assert_eq!(due[0].handoff_id, old);
-    let overdue = store.overdue_candidates(now()).await.unwrap();
-    assert_eq!(overdue.len(), 1);
-    assert_eq!(
-        (overdue[0].0.id.as_str(), overdue[0].1),
-        (old.as_str(), Overdue::Ack)
-    );
+    assert_alone_due_and_late(&store, &old).await;
     created(
         store
             .submit(new_handoff(&sample_ticket(), "BJ-NEW", "hb-131000"))
@@ -330,25 +342,7 @@ async fn a_version_5_store_keeps_its_handoffs_messages_and_audit_log() {
         store.record_emergency(true, 2.0, "operator").await.unwrap(),
         audit_size + 1
     );
-    let due = store
-        .due_deliveries(
-            "hb-131000",
-            now() + TimeDelta::seconds(1),
-            10,
-            Default::default(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(due.len(), 1);
-    assert_eq!(due[0].handoff_id, waiting);
-    let overdue = store.overdue_candidates(now()).await.unwrap();
-    assert_eq!(
-        overdue
-            .iter()
-            .map(|(h, o)| (h.id.as_str(), *o))
-            .collect::<Vec<_>>(),
-        [(waiting.as_str(), Overdue::Ack)]
-    );
+    assert_alone_due_and_late(&store, &waiting).await;
     let newer = created(
         store
             .submit(new_handoff(&sample_ticket(), "BJ-3", "hb-131000"))
