@@ -229,14 +229,37 @@ impl Check {
 /// `str` the others are the C0 controls but tab, LF and CR, and U+FFFE and
 /// U+FFFF.
 fn may_hold_non_xml_char(s: &str) -> bool {
-    let (words, tail) = s.as_bytes().as_chunks::<8>();
-    let control = |b: &u8| *b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r');
-    words
+    let bytes = s.as_bytes();
+    // U+FFFE and U+FFFF are EF BF BE and EF BF BF.
+    let bad = |i: usize| match bytes.get(i) {
+        Some(&b) if b < 0x20 => !matches!(b, b'\t' | b'\n' | b'\r'),
+        Some(0xEF) => {
+            bytes.get(i + 1) == Some(&0xBF) && matches!(bytes.get(i + 2), Some(0xBE | 0xBF))
+        }
+        _ => false,
+    };
+    let (blocks, _) = bytes.as_chunks::<{ swar::BLOCK }>();
+    // A block is looked at byte by byte only when it holds a control byte,
+    // or 0xEF and 0xBF (0xEF alone leads the fullwidth punctuation of
+    // Chinese text), or ends with 0xEF in its last two bytes (a character
+    // running into the next block); `bad` looks past the block's end.
+    let suspect = |block: &[u8; swar::BLOCK]| {
+        swar::has_below(block, 0x20)
+            || swar::has(block, 0xEF) && swar::has(block, 0xBF)
+            || block[swar::BLOCK - 2..].contains(&0xEF)
+    };
+    // The last bytes, padded with a letter, are tested as a block too.
+    let done = blocks.len() * swar::BLOCK;
+    let mut last = [b'a'; swar::BLOCK];
+    let rest = bytes.get(done..).unwrap_or_default();
+    if let Some(head) = last.get_mut(..rest.len()) {
+        head.copy_from_slice(rest);
+    }
+    blocks
         .iter()
-        .any(|chunk| swar::below(swar::word(chunk), 0x20) != 0 && chunk.iter().any(control))
-        || tail.iter().any(control)
-        || s.contains('\u{FFFE}')
-        || s.contains('\u{FFFF}')
+        .enumerate()
+        .any(|(k, block)| suspect(block) && (k * swar::BLOCK..(k + 1) * swar::BLOCK).any(bad))
+        || suspect(&last) && (done..bytes.len()).any(bad)
 }
 
 /// One source field the target format could not carry.
@@ -413,5 +436,33 @@ pub fn urgency_two_levels(urgency: Urgency, loss: &mut Loss) -> bool {
             false
         }
         Urgency::Normal => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_hold_non_xml_char;
+
+    #[test]
+    fn non_xml_characters_are_found_wherever_they_fall() {
+        let plain = |s: &str| {
+            s.chars()
+                .any(|c| !crate::xml::is_xml_char(c) || c == '\u{FFFE}' || c == '\u{FFFF}')
+        };
+        for bad in ['\u{FFFE}', '\u{FFFF}', '\u{1}', '\u{1F}', '\0'] {
+            for len in 0..70 {
+                for at in 0..=len {
+                    // Fullwidth punctuation (EF BC 8C) and 0xBF bytes around.
+                    let mut s: String = "，a中\u{FFEF}\n".chars().cycle().take(len).collect();
+                    let at = s.char_indices().nth(at).map_or(s.len(), |(i, _)| i);
+                    s.insert(at, bad);
+                    assert!(may_hold_non_xml_char(&s), "{s:?}");
+                }
+            }
+        }
+        for len in 0..70 {
+            let s: String = "，a中\u{FFEF}\n\t\r".chars().cycle().take(len).collect();
+            assert_eq!(may_hold_non_xml_char(&s), plain(&s), "{s:?}");
+        }
     }
 }

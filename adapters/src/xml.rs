@@ -221,9 +221,9 @@ pub fn escape_attr(out: &mut String, s: &str) {
 }
 
 /// Copies `s` to `out` with the bytes `entity` names (`special`, all
-/// below 0x40) replaced.
+/// ASCII) replaced.
 /// Every replaced byte is ASCII, so the runs between them are whole
-/// characters and are copied at once; words without one are skipped.
+/// characters and are copied at once; blocks without one are skipped.
 fn escape<const N: usize>(
     out: &mut String,
     s: &str,
@@ -239,19 +239,16 @@ fn escape<const N: usize>(
             start = i + 1;
         }
     };
-    let (words, tail) = s.as_bytes().as_chunks::<8>();
-    for (w, chunk) in words.iter().enumerate() {
-        let word = swar::word(chunk);
-        // Every special byte is below 0x40, which most text (letters,
-        // and every byte of a CJK character) is not.
-        if swar::below(word, 0x40) != 0 && special.iter().any(|&b| swar::eq(word, b) != 0) {
-            for (j, &b) in chunk.iter().enumerate() {
-                replace(out, w * 8 + j, b);
+    let (blocks, tail) = s.as_bytes().as_chunks::<{ swar::BLOCK }>();
+    for (k, block) in blocks.iter().enumerate() {
+        if swar::holds(block, special) {
+            for (j, &b) in block.iter().enumerate() {
+                replace(out, k * swar::BLOCK + j, b);
             }
         }
     }
     for (j, &b) in tail.iter().enumerate() {
-        replace(out, words.len() * 8 + j, b);
+        replace(out, blocks.len() * swar::BLOCK + j, b);
     }
     out.push_str(s.get(start..).unwrap_or_default());
 }

@@ -32,32 +32,56 @@ fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
-fn is_name_start(b: u8) -> bool {
-    b.is_ascii_alphabetic() || b == b'_'
+/// Name bytes: 2 for those that may start a name or the part after its
+/// colon (ASCII letters, `_`), 1 for those that may follow (digits, `.`,
+/// `-`), 0 for the rest.
+static NAME: [u8; 256] = {
+    let mut classes = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        classes[b] = if c.is_ascii_alphabetic() || c == b'_' {
+            2
+        } else if c.is_ascii_digit() || c == b'.' || c == b'-' {
+            1
+        } else {
+            0
+        };
+        b += 1;
+    }
+    classes
+};
+
+/// A name starting at `from`: where it ends, and its colon if it has
+/// one. ASCII, at most one `:`, which neither starts nor ends it.
+fn name(bytes: &[u8], from: usize) -> Option<(usize, Option<usize>)> {
+    let class = |at: usize| bytes.get(at).map_or(0, |&b| NAME[usize::from(b)]);
+    let run = |at: usize| {
+        let rest = bytes.get(at..).unwrap_or_default();
+        at + rest
+            .iter()
+            .position(|&b| NAME[usize::from(b)] == 0)
+            .unwrap_or(rest.len())
+    };
+    if class(from) != 2 {
+        return None;
+    }
+    let end = run(from + 1);
+    if bytes.get(end) != Some(&b':') {
+        return Some((end, None));
+    }
+    if class(end + 1) != 2 {
+        return None;
+    }
+    Some((run(end + 2), Some(end)))
 }
 
-fn is_name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')
-}
-
-/// The end of a name starting at `from`: ASCII, at most one `:`, which
-/// neither starts nor ends it.
-fn name_end(bytes: &[u8], from: usize) -> Option<usize> {
-    let mut at = from;
-    let mut colon = false;
-    loop {
-        if !bytes.get(at).copied().is_some_and(is_name_start) {
-            return None;
-        }
-        at += 1;
-        while bytes.get(at).copied().is_some_and(is_name_byte) {
-            at += 1;
-        }
-        if colon || bytes.get(at) != Some(&b':') {
-            return Some(at);
-        }
-        colon = true;
-        at += 1;
+/// The local part of a name read by [`name`] (quick-xml's `local_name`:
+/// what follows the first colon).
+fn local(name: &str, from: usize, colon: Option<usize>) -> Option<&str> {
+    match colon {
+        Some(c) => name.get(c - from + 1..),
+        None => Some(name),
     }
 }
 
@@ -69,26 +93,32 @@ fn skip_space(bytes: &[u8], mut at: usize) -> usize {
     at
 }
 
-/// The first `<`, `&` or `\r` at or after `from` (the bytes that end a run
-/// of plain text), a word at a time: text is mostly letters and CJK.
-fn find_special(bytes: &[u8], from: usize) -> Option<usize> {
-    let rest = bytes.get(from..)?;
-    let (words, tail) = rest.as_chunks::<8>();
-    for (w, chunk) in words.iter().enumerate() {
-        let word = swar::word(chunk);
-        if swar::below(word, 0x40) != 0
-            && (swar::eq(word, b'<') | swar::eq(word, b'&') | swar::eq(word, b'\r')) != 0
-        {
-            let j = chunk
-                .iter()
-                .position(|&b| matches!(b, b'<' | b'&' | b'\r'))?;
-            return Some(from + w * 8 + j);
+/// The first `<`, `&` or `\r` in `bytes` (the bytes that end a run of
+/// plain text): blocks without one are passed at a vector compare each,
+/// the one with it searched a word at a time.
+fn find_special(bytes: &[u8]) -> Option<usize> {
+    let word_mask = |chunk: &[u8; 8]| {
+        let w = swar::word(chunk);
+        swar::eq(w, b'<') | swar::eq(w, b'&') | swar::eq(w, b'\r')
+    };
+    let in_words = |part: &[u8]| {
+        let (words, tail) = part.as_chunks::<8>();
+        for (i, chunk) in words.iter().enumerate() {
+            let m = word_mask(chunk);
+            if m != 0 {
+                return Some(i * 8 + swar::first(m));
+            }
+        }
+        let j = tail.iter().position(|b| matches!(b, b'<' | b'&' | b'\r'))?;
+        Some(words.len() * 8 + j)
+    };
+    let (blocks, tail) = bytes.as_chunks::<{ swar::BLOCK }>();
+    for (k, block) in blocks.iter().enumerate() {
+        if swar::holds(block, [b'<', b'&', b'\r']) {
+            return in_words(block).map(|j| k * swar::BLOCK + j);
         }
     }
-    let j = tail
-        .iter()
-        .position(|&b| matches!(b, b'<' | b'&' | b'\r'))?;
-    Some(from + words.len() * 8 + j)
+    in_words(tail).map(|j| blocks.len() * swar::BLOCK + j)
 }
 
 /// Where a document may begin: after an XML declaration, if it starts
@@ -173,11 +203,11 @@ fn text<'a>(
     let bytes = body.as_bytes();
     loop {
         // One quick-xml text event: up to `<` or `&`.
-        let mut end = find_special(bytes, at)?;
+        let mut end = at + find_special(bytes.get(at..)?)?;
         let mut has_cr = false;
         while bytes.get(end) == Some(&b'\r') {
             has_cr = true;
-            end = find_special(bytes, end + 1)?;
+            end += 1 + find_special(bytes.get(end + 1..)?)?;
         }
         if end > at {
             let run = body.get(at..end)?;
@@ -257,8 +287,9 @@ pub(super) fn parse(body: &str) -> Option<Doc<'_>> {
         if closed || open.len() >= MAX_DEPTH {
             return None;
         }
-        let end = name_end(bytes, at)?;
+        let (end, colon) = name(bytes, at)?;
         let qname = body.get(at..end)?;
+        let local_name = local(qname, at, colon)?;
         at = end;
         let first_attr = doc.attrs.len();
         bindings.clear();
@@ -280,8 +311,9 @@ pub(super) fn parse(body: &str) -> Option<Doc<'_>> {
                 _ => return None,
             }
             // An attribute: `name="value"` or `name='value'`.
-            let key_end = name_end(bytes, at)?;
+            let (key_end, colon) = name(bytes, at)?;
             let key = body.get(at..key_end)?;
+            let key_local = local(key, at, colon)?;
             let quote = *bytes
                 .get(key_end + 1)
                 .filter(|&&q| q == b'"' || q == b'\'')?;
@@ -289,33 +321,33 @@ pub(super) fn parse(body: &str) -> Option<Doc<'_>> {
                 return None;
             }
             let value_at = key_end + 2;
-            let value_end = (value_at..bytes.len()).find(|&i| {
-                matches!(bytes[i], b'&' | b'<' | b'\t' | b'\n' | b'\r') || bytes[i] == quote
-            })?;
-            if bytes[value_end] != quote {
+            let value_end = value_at
+                + bytes.get(value_at..)?.iter().position(|&b| {
+                    b == quote || matches!(b, b'&' | b'<' | b'\t' | b'\n' | b'\r')
+                })?;
+            if bytes.get(value_end) != Some(&quote) {
                 return None;
             }
             let value = body.get(value_at..value_end)?;
             at = value_end + 1;
-            let qkey = QName(key);
-            let local = qkey.local_name().into_inner();
-            match qkey.as_namespace_binding() {
+            match QName(key).as_namespace_binding() {
                 Some(prefix) => bindings.push((prefix, value)),
-                None => doc.attrs.push((Str::Body(local), Str::Body(value))),
+                None => doc.attrs.push((Str::Body(key_local), Str::Body(value))),
             }
             // Stricter than quick-xml (one qualified name twice) and the
             // tree (one local name twice outside declarations) together.
-            if locals.contains(&local) {
+            if locals.contains(&key_local) {
                 return None;
             }
-            locals.push(local);
+            locals.push(key_local);
         };
         scopes.pop_pending();
         scopes.enter().ok()?;
         for &(prefix, uri) in &bindings {
             scopes.add(prefix, uri, body, &mut doc.own).ok()?;
         }
-        let ns = match scopes.resolve(QName(qname).prefix(), &doc) {
+        let prefix = colon.and_then(|_| QName(qname).prefix());
+        let ns = match scopes.resolve(prefix, &doc) {
             Resolved::Bound(uri) => Some(uri),
             Resolved::Unbound => None,
             Resolved::Unknown(_) => return None,
@@ -323,7 +355,7 @@ pub(super) fn parse(body: &str) -> Option<Doc<'_>> {
         let index = u32::try_from(doc.elems.len()).ok().filter(|&i| i != NONE)?;
         doc.elems.push(Elem {
             ns,
-            name: Str::Body(QName(qname).local_name().into_inner()),
+            name: Str::Body(local_name),
             attrs: (first_attr, doc.attrs.len()),
             text: Str::Body(""),
             first_child: NONE,
