@@ -231,23 +231,26 @@ impl Check {
 fn may_hold_non_xml_char(s: &str) -> bool {
     let bytes = s.as_bytes();
     // U+FFFE and U+FFFF are EF BF BE and EF BF BF.
-    let bad = |i: usize| match bytes.get(i) {
-        Some(&b) if b < 0x20 => !matches!(b, b'\t' | b'\n' | b'\r'),
-        Some(0xEF) => {
-            bytes.get(i + 1) == Some(&0xBF) && matches!(bytes.get(i + 2), Some(0xBE | 0xBF))
-        }
-        _ => false,
+    let nonchar = |i: usize| {
+        bytes.get(i) == Some(&0xEF)
+            && bytes.get(i + 1) == Some(&0xBF)
+            && matches!(bytes.get(i + 2), Some(0xBE | 0xBF))
+    };
+    // Tested a block at a time, without branches, so that it compiles to
+    // vector compares.
+    let control = |block: &[u8; swar::BLOCK]| {
+        block.iter().fold(false, |acc, &b| {
+            acc | ((b < 0x20) & (b != b'\t') & (b != b'\n') & (b != b'\r'))
+        })
+    };
+    // A block is searched for U+FFFE and U+FFFF only when it holds 0xEF and
+    // 0xBF (0xEF alone leads the fullwidth punctuation of Chinese text),
+    // or 0xEF in its last two bytes (a character running into the next
+    // block; `nonchar` looks past the block's end).
+    let may_hold_nonchar = |block: &[u8; swar::BLOCK]| {
+        swar::has(block, 0xEF) && swar::has(block, 0xBF) || block[swar::BLOCK - 2..].contains(&0xEF)
     };
     let (blocks, _) = bytes.as_chunks::<{ swar::BLOCK }>();
-    // A block is looked at byte by byte only when it holds a control byte,
-    // or 0xEF and 0xBF (0xEF alone leads the fullwidth punctuation of
-    // Chinese text), or ends with 0xEF in its last two bytes (a character
-    // running into the next block); `bad` looks past the block's end.
-    let suspect = |block: &[u8; swar::BLOCK]| {
-        swar::has_below(block, 0x20)
-            || swar::has(block, 0xEF) && swar::has(block, 0xBF)
-            || block[swar::BLOCK - 2..].contains(&0xEF)
-    };
     // The last bytes, padded with a letter, are tested as a block too.
     let done = blocks.len() * swar::BLOCK;
     let mut last = [b'a'; swar::BLOCK];
@@ -255,11 +258,15 @@ fn may_hold_non_xml_char(s: &str) -> bool {
     if let Some(head) = last.get_mut(..rest.len()) {
         head.copy_from_slice(rest);
     }
+    let start = |k: usize| k * swar::BLOCK;
     blocks
         .iter()
+        .chain(std::iter::once(&last))
         .enumerate()
-        .any(|(k, block)| suspect(block) && (k * swar::BLOCK..(k + 1) * swar::BLOCK).any(bad))
-        || suspect(&last) && (done..bytes.len()).any(bad)
+        .any(|(k, block)| {
+            control(block)
+                || may_hold_nonchar(block) && (start(k)..start(k + 1).min(bytes.len())).any(nonchar)
+        })
 }
 
 /// One source field the target format could not carry.

@@ -38,12 +38,6 @@ pub(crate) fn holds<const N: usize>(block: &[u8; BLOCK], set: [u8; N]) -> bool {
     set.iter().fold(false, |acc, &c| acc | has(block, c))
 }
 
-/// Whether `block` holds a byte below `n`.
-#[inline]
-pub(crate) fn has_below(block: &[u8; BLOCK], n: u8) -> bool {
-    block.iter().fold(false, |acc, &b| acc | (b < n))
-}
-
 /// The index of the lowest byte marked in a non-zero `mask`.
 pub(crate) fn first(mask: u64) -> usize {
     (mask.trailing_zeros() / 8) as usize
@@ -80,7 +74,6 @@ mod tests {
                 holds(&block, [b'&', b'<', b'\r']),
                 block.iter().any(|b| matches!(b, b'&' | b'<' | b'\r'))
             );
-            assert_eq!(has_below(&block, 0x20), block.iter().any(|&b| b < 0x20));
         }
     }
 }

@@ -253,6 +253,12 @@ fn escape<const N: usize>(
     out.push_str(s.get(start..).unwrap_or_default());
 }
 
+/// Whether `s` is white space only, as `str::trim` sees it: ASCII white
+/// space (what lies between the elements of a message) is told at once.
+pub(crate) fn is_blank(s: &str) -> bool {
+    s.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')) || s.trim().is_empty()
+}
+
 /// True for characters XML 1.0 can carry.
 pub fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
@@ -278,8 +284,13 @@ impl Writer {
     }
 
     fn indent(&mut self) {
-        for _ in 0..self.open.len() {
-            self.out.push_str("  ");
+        // Two spaces a level, written at once.
+        const SPACES: &str = "                                ";
+        let mut width = 2 * self.open.len();
+        while width > 0 {
+            let part = SPACES.get(..width.min(SPACES.len())).unwrap_or(SPACES);
+            self.out.push_str(part);
+            width = width.saturating_sub(part.len());
         }
     }
 

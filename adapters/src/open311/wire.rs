@@ -171,7 +171,7 @@ pub(super) fn xml_records<'a>(
             format!("the root element is <{}>; expected <{list}>", root.name()),
         ));
     }
-    if !root.text().trim().is_empty() {
+    if !xml::is_blank(root.text()) {
         return Err(Error::invalid(list, "must hold elements only, not text"));
     }
     root.children()

@@ -25,6 +25,9 @@ use crate::swar;
 struct OpenTag<'a> {
     open: Open<'a>,
     qname: &'a str,
+    /// The namespace of an unprefixed name in it: its parent's, unless it
+    /// declares namespaces itself (saves a search of the bindings).
+    default_ns: Option<Str<'a>>,
 }
 
 /// quick-xml's white space (`is_whitespace`).
@@ -346,11 +349,20 @@ pub(super) fn parse(body: &str) -> Option<Doc<'_>> {
         for &(prefix, uri) in &bindings {
             scopes.add(prefix, uri, body, &mut doc.own).ok()?;
         }
-        let prefix = colon.and_then(|_| QName(qname).prefix());
-        let ns = match scopes.resolve(prefix, &doc) {
-            Resolved::Bound(uri) => Some(uri),
-            Resolved::Unbound => None,
-            Resolved::Unknown(_) => return None,
+        let default_ns = match open.last() {
+            Some(parent) if bindings.is_empty() => parent.default_ns,
+            _ => match scopes.resolve(None, &doc) {
+                Resolved::Bound(uri) => Some(uri),
+                _ => None,
+            },
+        };
+        let ns = match colon {
+            None => default_ns,
+            Some(_) => match scopes.resolve(QName(qname).prefix(), &doc) {
+                Resolved::Bound(uri) => Some(uri),
+                Resolved::Unbound => None,
+                Resolved::Unknown(_) => return None,
+            },
         };
         let index = u32::try_from(doc.elems.len()).ok().filter(|&i| i != NONE)?;
         doc.elems.push(Elem {
@@ -374,6 +386,7 @@ pub(super) fn parse(body: &str) -> Option<Doc<'_>> {
                     more_text: pieces.len(),
                 },
                 qname,
+                default_ns,
             });
         }
     }
