@@ -239,16 +239,22 @@ fn escape<const N: usize>(
             start = i + 1;
         }
     };
-    let (blocks, tail) = s.as_bytes().as_chunks::<{ swar::BLOCK }>();
-    for (k, block) in blocks.iter().enumerate() {
+    let bytes = s.as_bytes();
+    let (blocks, tail) = bytes.as_chunks::<{ swar::BLOCK }>();
+    // The last bytes, padded with a letter, are tested as a block too:
+    // most values are shorter than a block.
+    let mut last = [b'a'; swar::BLOCK];
+    if let Some(head) = last.get_mut(..tail.len()) {
+        head.copy_from_slice(tail);
+    }
+    for (k, block) in blocks.iter().chain(std::iter::once(&last)).enumerate() {
         if swar::holds(block, special) {
-            for (j, &b) in block.iter().enumerate() {
-                replace(out, k * swar::BLOCK + j, b);
+            let from = k * swar::BLOCK;
+            let to = bytes.len().min(from + swar::BLOCK);
+            for (i, &b) in bytes.iter().enumerate().take(to).skip(from) {
+                replace(out, i, b);
             }
         }
-    }
-    for (j, &b) in tail.iter().enumerate() {
-        replace(out, blocks.len() * swar::BLOCK + j, b);
     }
     out.push_str(s.get(start..).unwrap_or_default());
 }

@@ -56,8 +56,8 @@ impl<'a> Doc<'a> {
     fn sized(body: &str) -> Doc<'a> {
         Doc {
             elems: Vec::with_capacity(body.len() / 64 + 1),
-            attrs: Vec::with_capacity(8),
-            own: String::with_capacity(256),
+            attrs: Vec::with_capacity(16),
+            own: String::with_capacity(body.len() / 8 + 64),
         }
     }
 

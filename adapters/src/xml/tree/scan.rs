@@ -246,7 +246,7 @@ pub(super) fn parse(body: &str) -> Option<Doc<'_>> {
     let mut open: Vec<OpenTag<'_>> = Vec::with_capacity(8);
     let mut pieces: Vec<Str<'_>> = Vec::with_capacity(32);
     // A tag's namespace declarations and local names (for duplicates).
-    let mut bindings: Vec<(PrefixDeclaration<'_>, &str)> = Vec::new();
+    let mut bindings: Vec<(PrefixDeclaration<'_>, &str)> = Vec::with_capacity(4);
     let mut locals: Vec<&str> = Vec::with_capacity(4);
     let mut closed = false;
     loop {
