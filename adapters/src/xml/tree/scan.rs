@@ -205,8 +205,18 @@ fn text<'a>(
 ) -> Option<usize> {
     let bytes = body.as_bytes();
     loop {
+        // Indentation between tags, the most common text, is passed
+        // without a search.
+        let indent = at
+            + bytes
+                .get(at..)?
+                .iter()
+                .position(|&b| !matches!(b, b' ' | b'\t' | b'\n'))?;
         // One quick-xml text event: up to `<` or `&`.
-        let mut end = at + find_special(bytes.get(at..)?)?;
+        let mut end = match bytes.get(indent) {
+            Some(b'<') => indent,
+            _ => indent + find_special(bytes.get(indent..)?)?,
+        };
         let mut has_cr = false;
         while bytes.get(end) == Some(&b'\r') {
             has_cr = true;
