@@ -229,14 +229,44 @@ impl Check {
 /// `str` the others are the C0 controls but tab, LF and CR, and U+FFFE and
 /// U+FFFF.
 fn may_hold_non_xml_char(s: &str) -> bool {
-    let (words, tail) = s.as_bytes().as_chunks::<8>();
-    let control = |b: &u8| *b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r');
-    words
+    let bytes = s.as_bytes();
+    // U+FFFE and U+FFFF are EF BF BE and EF BF BF.
+    let nonchar = |i: usize| {
+        bytes.get(i) == Some(&0xEF)
+            && bytes.get(i + 1) == Some(&0xBF)
+            && matches!(bytes.get(i + 2), Some(0xBE | 0xBF))
+    };
+    // Tested a block at a time, without branches, so that it compiles to
+    // vector compares.
+    let control = |block: &[u8; swar::BLOCK]| {
+        block.iter().fold(false, |acc, &b| {
+            acc | ((b < 0x20) & (b != b'\t') & (b != b'\n') & (b != b'\r'))
+        })
+    };
+    // A block is searched for U+FFFE and U+FFFF only when it holds 0xEF and
+    // 0xBF (0xEF alone leads the fullwidth punctuation of Chinese text),
+    // or 0xEF in its last two bytes (a character running into the next
+    // block; `nonchar` looks past the block's end).
+    let may_hold_nonchar = |block: &[u8; swar::BLOCK]| {
+        swar::has(block, 0xEF) && swar::has(block, 0xBF) || block[swar::BLOCK - 2..].contains(&0xEF)
+    };
+    let (blocks, _) = bytes.as_chunks::<{ swar::BLOCK }>();
+    // The last bytes, padded with a letter, are tested as a block too.
+    let done = blocks.len() * swar::BLOCK;
+    let mut last = [b'a'; swar::BLOCK];
+    let rest = bytes.get(done..).unwrap_or_default();
+    if let Some(head) = last.get_mut(..rest.len()) {
+        head.copy_from_slice(rest);
+    }
+    let start = |k: usize| k * swar::BLOCK;
+    blocks
         .iter()
-        .any(|chunk| swar::below(swar::word(chunk), 0x20) != 0 && chunk.iter().any(control))
-        || tail.iter().any(control)
-        || s.contains('\u{FFFE}')
-        || s.contains('\u{FFFF}')
+        .chain(std::iter::once(&last))
+        .enumerate()
+        .any(|(k, block)| {
+            control(block)
+                || may_hold_nonchar(block) && (start(k)..start(k + 1).min(bytes.len())).any(nonchar)
+        })
 }
 
 /// One source field the target format could not carry.
@@ -413,5 +443,33 @@ pub fn urgency_two_levels(urgency: Urgency, loss: &mut Loss) -> bool {
             false
         }
         Urgency::Normal => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_hold_non_xml_char;
+
+    #[test]
+    fn non_xml_characters_are_found_wherever_they_fall() {
+        let plain = |s: &str| {
+            s.chars()
+                .any(|c| !crate::xml::is_xml_char(c) || c == '\u{FFFE}' || c == '\u{FFFF}')
+        };
+        for bad in ['\u{FFFE}', '\u{FFFF}', '\u{1}', '\u{1F}', '\0'] {
+            for len in 0..70 {
+                for at in 0..=len {
+                    // Fullwidth punctuation (EF BC 8C) and 0xBF bytes around.
+                    let mut s: String = "，a中\u{FFEF}\n".chars().cycle().take(len).collect();
+                    let at = s.char_indices().nth(at).map_or(s.len(), |(i, _)| i);
+                    s.insert(at, bad);
+                    assert!(may_hold_non_xml_char(&s), "{s:?}");
+                }
+            }
+        }
+        for len in 0..70 {
+            let s: String = "，a中\u{FFEF}\n\t\r".chars().cycle().take(len).collect();
+            assert_eq!(may_hold_non_xml_char(&s), plain(&s), "{s:?}");
+        }
     }
 }

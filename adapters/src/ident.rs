@@ -10,7 +10,19 @@ const USCC_WEIGHTS: [u32; 17] = [
 /// Checks a unified social credit code: 18 characters of the GB 32100-2015
 /// set, the last being the check character of the first 17.
 pub fn check_uscc(code: &str) -> Result<(), String> {
-    let chars: Vec<char> = code.chars().collect();
+    // An ASCII code of the right length (every valid one) is checked on
+    // its bytes, one per character, without collecting them.
+    let mut ascii = ['\0'; 18];
+    let collected: Vec<char>;
+    let chars: &[char] = if code.len() == ascii.len() && code.is_ascii() {
+        for (c, b) in ascii.iter_mut().zip(code.bytes()) {
+            *c = char::from(b);
+        }
+        &ascii
+    } else {
+        collected = code.chars().collect();
+        &collected
+    };
     if chars.len() != 18 {
         return Err(format!("must be 18 characters, got {}", chars.len()));
     }

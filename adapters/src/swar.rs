@@ -1,7 +1,7 @@
-//! Scans eight bytes at a time. Free text is most of a message, and the
-//! bytes the scans look for (quotes, markup, control characters) are rare
-//! in it: a whole `u64` word is tested at once, and single bytes are looked
-//! at only in a word that holds one.
+//! Scans eight or thirty-two bytes at a time. Free text is most of a
+//! message, and the bytes the scans look for (quotes, markup, control
+//! characters) are rare in it: a whole `u64` word or block is tested at
+//! once, and single bytes are looked at only where one holds a match.
 
 const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = 0x8080_8080_8080_8080;
@@ -18,10 +18,24 @@ pub(crate) fn eq(w: u64, b: u8) -> u64 {
     v.wrapping_sub(LO) & !v & HI
 }
 
-/// The high bit of each byte of `w` below `n` (at most 0x80), exact for the
-/// lowest one as for [`eq`].
-pub(crate) fn below(w: u64, n: u8) -> u64 {
-    w.wrapping_sub(LO * u64::from(n)) & !w & HI
+/// The bytes the block scans look at together: 32, which the compiler
+/// compares as vectors (two SSE2 registers) where a `u64` word takes a
+/// dozen scalar operations per byte class.
+pub(crate) const BLOCK: usize = 32;
+
+/// Whether `block` holds the byte `c`. Branch-free over a block of fixed
+/// size, so that it compiles to vector compares.
+#[inline]
+pub(crate) fn has(block: &[u8; BLOCK], c: u8) -> bool {
+    block.iter().fold(false, |acc, &b| acc | (b == c))
+}
+
+/// Whether `block` holds one of the bytes of `set` (one vector compare of
+/// the block per byte: a test of several bytes at once in one pass over
+/// the block does not vectorize).
+#[inline]
+pub(crate) fn holds<const N: usize>(block: &[u8; BLOCK], set: [u8; N]) -> bool {
+    set.iter().fold(false, |acc, &c| acc | has(block, c))
 }
 
 /// The index of the lowest byte marked in a non-zero `mask`.
@@ -51,11 +65,15 @@ mod tests {
                 let m = eq(w, b);
                 assert_eq!(want, (m != 0).then(|| first(m)), "{bytes:?} {b}");
             }
-            for n in [0x20u8, 0x40, 0x80] {
-                let want = bytes.iter().position(|&x| x < n);
-                let m = below(w, n);
-                assert_eq!(want, (m != 0).then(|| first(m)), "{bytes:?} < {n}");
+            let mut block = [b'a'; BLOCK];
+            block[(seed % 29) as usize..][..3].copy_from_slice(&bytes[..3]);
+            for b in [b'"', b'<', 0u8, 0xef] {
+                assert_eq!(has(&block, b), block.contains(&b), "{block:?} {b}");
             }
+            assert_eq!(
+                holds(&block, [b'&', b'<', b'\r']),
+                block.iter().any(|b| matches!(b, b'&' | b'<' | b'\r'))
+            );
         }
     }
 }

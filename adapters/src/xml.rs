@@ -101,9 +101,11 @@ pub fn decode_body(bytes: &[u8], charset: Charset) -> Result<Cow<'_, str>, Error
     check_size(bytes)?;
     match declared_encoding(bytes) {
         Some(declared) => {
-            let same = encoding_rs::Encoding::for_label(declared.as_bytes())
-                .is_some_and(|e| e == charset.encoding())
-                || declared.eq_ignore_ascii_case(charset.name());
+            // The plain name first: it is what partners write, and cheaper
+            // than the WHATWG label lookup.
+            let same = declared.eq_ignore_ascii_case(charset.name())
+                || encoding_rs::Encoding::for_label(declared.as_bytes())
+                    .is_some_and(|e| e == charset.encoding());
             if !same {
                 return Err(Error::WrongEncoding {
                     declared,
@@ -221,9 +223,9 @@ pub fn escape_attr(out: &mut String, s: &str) {
 }
 
 /// Copies `s` to `out` with the bytes `entity` names (`special`, all
-/// below 0x40) replaced.
+/// ASCII) replaced.
 /// Every replaced byte is ASCII, so the runs between them are whole
-/// characters and are copied at once; words without one are skipped.
+/// characters and are copied at once; blocks without one are skipped.
 fn escape<const N: usize>(
     out: &mut String,
     s: &str,
@@ -239,21 +241,30 @@ fn escape<const N: usize>(
             start = i + 1;
         }
     };
-    let (words, tail) = s.as_bytes().as_chunks::<8>();
-    for (w, chunk) in words.iter().enumerate() {
-        let word = swar::word(chunk);
-        // Every special byte is below 0x40, which most text (letters,
-        // and every byte of a CJK character) is not.
-        if swar::below(word, 0x40) != 0 && special.iter().any(|&b| swar::eq(word, b) != 0) {
-            for (j, &b) in chunk.iter().enumerate() {
-                replace(out, w * 8 + j, b);
+    let bytes = s.as_bytes();
+    let (blocks, tail) = bytes.as_chunks::<{ swar::BLOCK }>();
+    // The last bytes, padded with a letter, are tested as a block too:
+    // most values are shorter than a block.
+    let mut last = [b'a'; swar::BLOCK];
+    if let Some(head) = last.get_mut(..tail.len()) {
+        head.copy_from_slice(tail);
+    }
+    for (k, block) in blocks.iter().chain(std::iter::once(&last)).enumerate() {
+        if swar::holds(block, special) {
+            let from = k * swar::BLOCK;
+            let to = bytes.len().min(from + swar::BLOCK);
+            for (i, &b) in bytes.iter().enumerate().take(to).skip(from) {
+                replace(out, i, b);
             }
         }
     }
-    for (j, &b) in tail.iter().enumerate() {
-        replace(out, words.len() * 8 + j, b);
-    }
     out.push_str(s.get(start..).unwrap_or_default());
+}
+
+/// Whether `s` is white space only, as `str::trim` sees it: ASCII white
+/// space (what lies between the elements of a message) is told at once.
+pub(crate) fn is_blank(s: &str) -> bool {
+    s.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')) || s.trim().is_empty()
 }
 
 /// True for characters XML 1.0 can carry.
@@ -281,8 +292,13 @@ impl Writer {
     }
 
     fn indent(&mut self) {
-        for _ in 0..self.open.len() {
-            self.out.push_str("  ");
+        // Two spaces a level, written at once.
+        const SPACES: &str = "                                ";
+        let mut width = 2 * self.open.len();
+        while width > 0 {
+            let part = SPACES.get(..width.min(SPACES.len())).unwrap_or(SPACES);
+            self.out.push_str(part);
+            width = width.saturating_sub(part.len());
         }
     }
 

@@ -71,3 +71,37 @@ fn bytes_must_match_the_declared_encoding() {
         })
     ));
 }
+
+#[test]
+fn escaping_finds_every_special_byte_wherever_it_falls() {
+    let naive = |s: &str, attr: bool| {
+        let mut out = String::new();
+        for c in s.chars() {
+            match c {
+                '&' => out.push_str("&amp;"),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '\r' => out.push_str("&#13;"),
+                '"' if attr => out.push_str("&quot;"),
+                '\t' if attr => out.push_str("&#9;"),
+                '\n' if attr => out.push_str("&#10;"),
+                c => out.push(c),
+            }
+        }
+        out
+    };
+    for special in ['&', '<', '>', '\r', '"', '\t', '\n'] {
+        for len in 0..70usize {
+            for at in [0, len / 3, len / 2, len.saturating_sub(1), len] {
+                let mut s: String = "中a，".chars().cycle().take(len).collect();
+                let at = s.char_indices().nth(at).map_or(s.len(), |(i, _)| i);
+                s.insert(at, special);
+                let (mut text, mut attr) = (String::new(), String::new());
+                escape_text(&mut text, &s);
+                escape_attr(&mut attr, &s);
+                assert_eq!(text, naive(&s, false), "{s:?}");
+                assert_eq!(attr, naive(&s, true), "{s:?}");
+            }
+        }
+    }
+}

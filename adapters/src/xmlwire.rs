@@ -12,7 +12,7 @@ use schemas::{Caller, Category, Datum, Location, OTHER, Point, Scheme, Tables, T
 use crate::common::{Check, Field, Loss, category_to_partner};
 use crate::error::Error;
 use crate::geo;
-use crate::xml::Node;
+use crate::xml::{self, Node};
 
 /// `{ns}name` for messages, `name` when the element has no namespace.
 fn qualified(el: Node<'_>) -> String {
@@ -73,7 +73,7 @@ pub(crate) fn attrs(c: &mut Check, el: Node<'_>, path: &str, allowed: &[&str]) {
 
 /// Refuses character data in an element that holds elements.
 fn no_text(c: &mut Check, el: Node<'_>, path: &str) {
-    if !el.text().trim().is_empty() {
+    if !xml::is_blank(el.text()) {
         c.fail(
             if path.is_empty() { el.name() } else { path },
             "holds child elements only, not text",
@@ -93,6 +93,47 @@ pub(crate) struct Shape {
     pub ordered: bool,
 }
 
+/// The most names a shape has (hb-soap's `PushWorkOrder` has 27).
+const FEW: usize = 32;
+
+/// The children found for each name of a shape: on the stack for shapes
+/// of up to [`FEW`] names (an allocation per element read cost more than
+/// looking its children up), else on the heap.
+struct Found<'a> {
+    few: [Option<Node<'a>>; FEW],
+    many: Vec<Option<Node<'a>>>,
+}
+
+impl<'a> Found<'a> {
+    fn new(len: usize) -> Found<'a> {
+        Found {
+            few: [None; FEW],
+            many: if len > FEW {
+                vec![None; len]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    fn slots(&mut self) -> &mut [Option<Node<'a>>] {
+        if self.many.is_empty() {
+            &mut self.few
+        } else {
+            &mut self.many
+        }
+    }
+
+    fn get(&self, index: usize) -> Option<Node<'a>> {
+        let slots: &[Option<Node<'a>>] = if self.many.is_empty() {
+            &self.few
+        } else {
+            &self.many
+        };
+        slots.get(index).copied().flatten()
+    }
+}
+
 /// The child elements of one element, checked against its [`Shape`]: each
 /// in `ns`, known, at most once, in order when the shape says so, and the
 /// leaves holding text only.
@@ -100,7 +141,7 @@ pub(crate) struct Children<'a> {
     path: &'a str,
     names: &'static [&'static str],
     /// The child named `names[i]`, if present.
-    found: Vec<Option<Node<'a>>>,
+    found: Found<'a>,
     /// Where the next lookup looks first: fields are mostly read in the
     /// order of the shape.
     next: Cell<usize>,
@@ -118,12 +159,23 @@ impl<'a> Children<'a> {
     ) -> Children<'a> {
         let names = shape.names;
         no_text(c, el, path);
-        let mut found: Vec<Option<Node<'a>>> = vec![None; names.len()];
+        let mut found = Found::new(names.len());
         let mut last: Option<usize> = None;
+        // The children's namespace is one slice of the body: once it has
+        // compared equal to `ns`, the same slice is known by its address.
+        let mut same_ns: Option<&str> = None;
         for child in el.children() {
             // The child's path, made only for an error message.
             let at = || join(path, child.name());
-            if child.ns() != Some(ns) {
+            let in_ns = match child.ns() {
+                Some(cns) if same_ns.is_some_and(|s| std::ptr::eq(s, cns)) => true,
+                Some(cns) if cns == ns => {
+                    same_ns = Some(cns);
+                    true
+                }
+                _ => false,
+            };
+            if !in_ns {
                 c.fail(
                     at(),
                     format!(
@@ -144,7 +196,7 @@ impl<'a> Children<'a> {
                 c.fail(at(), format!("is not an element of <{}>", el.name()));
                 continue;
             };
-            let Some(slot @ None) = found.get_mut(index) else {
+            let Some(slot @ None) = found.slots().get_mut(index) else {
                 c.fail(at(), "appears more than once");
                 continue;
             };
@@ -190,7 +242,7 @@ impl<'a> Children<'a> {
             _ => self.names.iter().position(|n| *n == name)?,
         };
         self.next.set(index + 1);
-        self.found.get(index).copied().flatten()
+        self.found.get(index)
     }
 
     /// The text of a leaf child, if present.
@@ -218,7 +270,7 @@ pub(crate) fn leaf(c: &mut Check, el: Node<'_>, path: &str, allowed: &[&str]) {
 /// Checks that `el` is empty (attributes only, no `allowed` but these).
 pub(crate) fn empty(c: &mut Check, el: Node<'_>, path: &str, allowed: &[&str]) {
     leaf(c, el, path, allowed);
-    if !el.text().trim().is_empty() {
+    if !xml::is_blank(el.text()) {
         c.fail(path, "must be empty: its values are attributes");
     }
 }

@@ -86,7 +86,7 @@ pub(crate) fn body_element(root: Node<'_>) -> Result<Node<'_>, Error> {
             ),
         ));
     }
-    if !root.text().trim().is_empty() {
+    if !xml::is_blank(root.text()) {
         return Err(Error::invalid(
             "soap:Envelope",
             "holds child elements only, not text",
@@ -111,7 +111,7 @@ pub(crate) fn body_element(root: Node<'_>) -> Result<Node<'_>, Error> {
         envelope_part(root, "Body").ok_or_else(|| Error::invalid("soap:Body", "is required"))?;
     let mut children = body.children();
     match (children.next(), children.next()) {
-        (Some(one), None) if body.text().trim().is_empty() => Ok(one),
+        (Some(one), None) if xml::is_blank(body.text()) => Ok(one),
         (None, _) => Err(Error::invalid("soap:Body", "is empty")),
         _ => Err(Error::invalid(
             "soap:Body",

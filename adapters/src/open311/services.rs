@@ -1,14 +1,12 @@
 //! `GET services` and `GET services/{service_code}`: the service list built
 //! from `categories.csv`, and the definitions of the property attributes.
 
-use std::borrow::Cow;
-
 use schemas::{CategoryEntry, Scheme, Tables};
 use serde::Serialize;
 
 use super::Syntax;
 use super::form::PROPERTY_ATTRIBUTES;
-use super::wire::{XmlRecord, write_json, write_list};
+use super::wire::{XmlRecord, write_fields, write_json, write_list};
 use crate::error::Error;
 use crate::xml::{Charset, Writer};
 
@@ -39,16 +37,19 @@ struct Service {
 }
 
 impl XmlRecord for Service {
-    fn fields(&self) -> Vec<(&'static str, Option<Cow<'_, str>>)> {
-        vec![
-            ("service_code", Some(self.service_code.as_str().into())),
-            ("service_name", Some(self.service_name.as_str().into())),
-            ("description", Some(self.description.as_str().into())),
-            ("metadata", Some(self.metadata.to_string().into())),
-            ("type", Some(self.kind.into())),
-            ("keywords", Some(self.keywords.as_str().into())),
-            ("group", Some(self.group.as_str().into())),
-        ]
+    fn write_xml(&self, w: &mut Writer) {
+        write_fields(
+            w,
+            &[
+                ("service_code", Some(self.service_code.as_str().into())),
+                ("service_name", Some(self.service_name.as_str().into())),
+                ("description", Some(self.description.as_str().into())),
+                ("metadata", Some(self.metadata.to_string().into())),
+                ("type", Some(self.kind.into())),
+                ("keywords", Some(self.keywords.as_str().into())),
+                ("group", Some(self.group.as_str().into())),
+            ],
+        );
     }
 }
 

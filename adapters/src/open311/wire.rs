@@ -171,7 +171,7 @@ pub(super) fn xml_records<'a>(
             format!("the root element is <{}>; expected <{list}>", root.name()),
         ));
     }
-    if !root.text().trim().is_empty() {
+    if !xml::is_blank(root.text()) {
         return Err(Error::invalid(list, "must hold elements only, not text"));
     }
     root.children()
@@ -301,11 +301,15 @@ pub(super) struct OutReceipt {
 
 /// A record written as XML: its fields in order, `None` for null.
 pub(super) trait XmlRecord {
-    fn fields(&self) -> Vec<(&'static str, Option<Cow<'_, str>>)>;
+    /// Writes the fields in order, null as an empty element.
+    fn write_xml(&self, w: &mut Writer);
 }
 
-fn coord(v: Option<f64>) -> Option<Cow<'static, str>> {
-    v.map(|v| geo::format_coord(v).into())
+/// Writes a record's fields, `None` as an empty element.
+pub(super) fn write_fields(w: &mut Writer, fields: &[(&str, Option<Cow<'_, str>>)]) {
+    for (name, value) in fields {
+        w.text(name, &[], value.as_deref().unwrap_or(""));
+    }
 }
 
 /// A text field, borrowed.
@@ -314,59 +318,69 @@ fn text(v: &Option<String>) -> Option<Cow<'_, str>> {
 }
 
 impl XmlRecord for OutRequest {
-    fn fields(&self) -> Vec<(&'static str, Option<Cow<'_, str>>)> {
-        vec![
-            ("service_request_id", text(&self.service_request_id)),
-            ("status", Some(self.status.as_str().into())),
-            ("status_notes", text(&self.status_notes)),
-            ("service_name", text(&self.service_name)),
-            ("service_code", Some(self.service_code.as_str().into())),
-            ("description", Some(self.description.as_str().into())),
-            ("agency_responsible", text(&self.agency_responsible)),
-            ("service_notice", text(&self.service_notice)),
-            (
-                "requested_datetime",
-                Some(self.requested_datetime.as_str().into()),
-            ),
-            ("updated_datetime", text(&self.updated_datetime)),
-            ("expected_datetime", text(&self.expected_datetime)),
-            ("address", text(&self.address)),
-            ("address_id", text(&self.address_id)),
-            ("zipcode", text(&self.zipcode)),
-            ("lat", coord(self.lat)),
-            ("long", coord(self.long)),
-            ("media_url", text(&self.media_url)),
-        ]
+    /// Written straight from the request, without a list of its fields:
+    /// it is the record every ticket sent to Open311 writes.
+    fn write_xml(&self, w: &mut Writer) {
+        let text = |w: &mut Writer, name: &str, v: &Option<String>| {
+            w.text(name, &[], v.as_deref().unwrap_or(""));
+        };
+        let coord = |w: &mut Writer, name: &str, v: Option<f64>| match v {
+            Some(v) => w.text(name, &[], &geo::format_coord(v)),
+            None => w.text(name, &[], ""),
+        };
+        text(w, "service_request_id", &self.service_request_id);
+        w.text("status", &[], &self.status);
+        text(w, "status_notes", &self.status_notes);
+        text(w, "service_name", &self.service_name);
+        w.text("service_code", &[], &self.service_code);
+        w.text("description", &[], &self.description);
+        text(w, "agency_responsible", &self.agency_responsible);
+        text(w, "service_notice", &self.service_notice);
+        w.text("requested_datetime", &[], &self.requested_datetime);
+        text(w, "updated_datetime", &self.updated_datetime);
+        text(w, "expected_datetime", &self.expected_datetime);
+        text(w, "address", &self.address);
+        text(w, "address_id", &self.address_id);
+        text(w, "zipcode", &self.zipcode);
+        coord(w, "lat", self.lat);
+        coord(w, "long", self.long);
+        text(w, "media_url", &self.media_url);
     }
 }
 
 impl XmlRecord for OutStatus {
-    fn fields(&self) -> Vec<(&'static str, Option<Cow<'_, str>>)> {
-        vec![
-            (
-                "service_request_id",
-                Some(self.service_request_id.as_str().into()),
-            ),
-            ("status", Some(self.status.into())),
-            ("status_notes", Some(self.status_notes.as_str().into())),
-            (
-                "updated_datetime",
-                Some(self.updated_datetime.as_str().into()),
-            ),
-        ]
+    fn write_xml(&self, w: &mut Writer) {
+        write_fields(
+            w,
+            &[
+                (
+                    "service_request_id",
+                    Some(self.service_request_id.as_str().into()),
+                ),
+                ("status", Some(self.status.into())),
+                ("status_notes", Some(self.status_notes.as_str().into())),
+                (
+                    "updated_datetime",
+                    Some(self.updated_datetime.as_str().into()),
+                ),
+            ],
+        );
     }
 }
 
 impl XmlRecord for OutReceipt {
-    fn fields(&self) -> Vec<(&'static str, Option<Cow<'_, str>>)> {
-        vec![
-            (
-                "service_request_id",
-                Some(self.service_request_id.as_str().into()),
-            ),
-            ("service_notice", Some(self.service_notice.as_str().into())),
-            ("account_id", text(&self.account_id)),
-        ]
+    fn write_xml(&self, w: &mut Writer) {
+        write_fields(
+            w,
+            &[
+                (
+                    "service_request_id",
+                    Some(self.service_request_id.as_str().into()),
+                ),
+                ("service_notice", Some(self.service_notice.as_str().into())),
+                ("account_id", text(&self.account_id)),
+            ],
+        );
     }
 }
 
@@ -392,9 +406,7 @@ pub(super) fn write_list<T: Serialize + XmlRecord>(
             w.open(list, &[]);
             for r in records {
                 w.open(item, &[]);
-                for (name, value) in r.fields() {
-                    w.text(name, &[], value.as_deref().unwrap_or(""));
-                }
+                r.write_xml(&mut w);
                 w.close();
             }
             w.finish_bytes(Charset::Utf8)

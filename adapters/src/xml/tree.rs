@@ -16,6 +16,8 @@ use super::{Element, predefined, syntax};
 use crate::Error;
 use crate::json::MAX_DEPTH;
 
+mod scan;
+
 /// A piece of text: a slice of the body, or a range of the document's own
 /// buffer (text that was unescaped, normalised or joined).
 #[derive(Clone, Copy, Debug)]
@@ -49,6 +51,16 @@ pub(crate) struct Doc<'a> {
 }
 
 impl<'a> Doc<'a> {
+    /// An empty document sized for a ticket in `body`, so that its vectors
+    /// seldom grow.
+    fn sized(body: &str) -> Doc<'a> {
+        Doc {
+            elems: Vec::with_capacity(body.len() / 64 + 1),
+            attrs: Vec::with_capacity(16),
+            own: String::with_capacity(body.len() / 8 + 64),
+        }
+    }
+
     /// The root element.
     pub(crate) fn root(&self) -> Node<'_> {
         Node { doc: self, at: 0 }
@@ -228,6 +240,15 @@ impl<'a> Scopes<'a> {
         }
     }
 
+    /// Enters the scope of an element, before its declarations are added.
+    fn enter(&mut self) -> Result<(), NamespaceError> {
+        self.level = self
+            .level
+            .checked_add(1)
+            .ok_or(NamespaceError::TooDeeplyNested(usize::from(u16::MAX)))?;
+        Ok(())
+    }
+
     /// Enters the scope of `start`, with its namespace declarations.
     fn push(
         &mut self,
@@ -235,10 +256,7 @@ impl<'a> Scopes<'a> {
         body: &'a str,
         own: &mut String,
     ) -> Result<(), NamespaceError> {
-        self.level = self
-            .level
-            .checked_add(1)
-            .ok_or(NamespaceError::TooDeeplyNested(usize::from(u16::MAX)))?;
+        self.enter()?;
         if !has_attributes(start) {
             return Ok(());
         }
@@ -326,16 +344,21 @@ struct Open<'a> {
     more_text: usize,
 }
 
-/// Parses decoded XML text (see [`super::parse`] for what is refused).
+/// Parses decoded XML text (see [`super::parse`] for what is refused):
+/// the plain documents partners send by [`scan`], anything else (and
+/// every error) by quick-xml's events.
 pub(crate) fn parse(body: &str) -> Result<Doc<'_>, Error> {
+    match scan::parse(body) {
+        Some(doc) => Ok(doc),
+        None => parse_events(body),
+    }
+}
+
+/// Parses decoded XML text from quick-xml's events.
+fn parse_events(body: &str) -> Result<Doc<'_>, Error> {
     let mut reader = Reader::from_str(body);
     reader.config_mut().trim_text(false);
-    // Sized for a ticket, so that they seldom grow.
-    let mut doc = Doc {
-        elems: Vec::with_capacity(body.len() / 64 + 1),
-        attrs: Vec::with_capacity(8),
-        own: String::with_capacity(256),
-    };
+    let mut doc = Doc::sized(body);
     let mut scopes = Scopes::new();
     let mut open: Vec<Open<'_>> = Vec::with_capacity(8);
     let mut pieces: Vec<Str<'_>> = Vec::with_capacity(32);
@@ -512,6 +535,12 @@ fn add_element<'a>(
         last_child: NONE,
         next_sibling: NONE,
     });
+    link(doc, at, parent);
+    Ok(at)
+}
+
+/// Links the element `at` as the last child of `parent`.
+fn link(doc: &mut Doc<'_>, at: u32, parent: Option<u32>) {
     if let Some(p) = parent {
         let last = doc.elems.get(p as usize).map(|el| el.last_child);
         match last {
@@ -531,7 +560,6 @@ fn add_element<'a>(
             el.last_child = at;
         }
     }
-    Ok(at)
 }
 
 fn add_text<'a>(o: &mut Open<'a>, pieces: &mut Vec<Str<'a>>, piece: Str<'a>) {
