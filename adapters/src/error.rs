@@ -80,6 +80,16 @@ pub enum Error {
         /// The limit.
         limit: usize,
     },
+    /// An XML element with more attributes (namespace declarations
+    /// included) than the limit: checking them for repeats takes time
+    /// growing with the square of their number.
+    #[error("{element}: more than {limit} attributes")]
+    TooManyAttributes {
+        /// The element's local name.
+        element: String,
+        /// The limit.
+        limit: usize,
+    },
     /// A JSON object has the same key twice, or an XML element an element
     /// that may appear once.
     #[error("{field}: appears more than once")]
@@ -115,7 +125,9 @@ impl Error {
     pub fn field_errors(&self) -> Vec<FieldError> {
         match self {
             Error::Invalid(errors) => errors.clone(),
-            Error::Syntax { field, .. } | Error::Duplicate { field } => {
+            Error::Syntax { field, .. }
+            | Error::Duplicate { field }
+            | Error::TooManyAttributes { element: field, .. } => {
                 vec![FieldError::new(field.clone(), self.reason())]
             }
             Error::Unrepresentable { field, reason } => {

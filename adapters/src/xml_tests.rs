@@ -34,6 +34,37 @@ fn depth_is_bounded() {
     );
 }
 
+/// An element with more attributes than the limit is refused, read by the
+/// fast path or by quick-xml (a comment sends it there), and at once: a
+/// 1 MiB tag of 80,000 attributes took seconds before the limit.
+#[test]
+fn attributes_per_element_are_bounded() {
+    let tag = |n: usize, extra: &str| {
+        let attrs: String = (0..n).map(|i| format!(" a{i}=\"v\"")).collect();
+        format!("<?xml version=\"1.0\"?>{extra}<r xmlns=\"urn:x\"{attrs}><c/></r>")
+    };
+    for extra in ["", "<!-- through quick-xml -->"] {
+        let at_limit = read(tag(tree::MAX_ATTRIBUTES - 1, extra).as_bytes(), Charset::Utf8);
+        assert!(at_limit.is_ok(), "{at_limit:?}");
+        let over = read(tag(tree::MAX_ATTRIBUTES, extra).as_bytes(), Charset::Utf8);
+        assert_eq!(
+            over,
+            Err(Error::TooManyAttributes {
+                element: "r".into(),
+                limit: tree::MAX_ATTRIBUTES
+            })
+        );
+        let huge = read(tag(80_000, extra).as_bytes(), Charset::Utf8);
+        assert!(matches!(huge, Err(Error::TooManyAttributes { .. })), "{huge:?}");
+    }
+    let field = Error::TooManyAttributes {
+        element: "r".into(),
+        limit: 128,
+    }
+    .field_errors();
+    assert_eq!(field[0].field, "r");
+}
+
 #[test]
 fn text_survives_a_write_and_read_exactly() {
     let text = "a\r\nb\rc\n\t𠀀㛃 & <x> \"q\" 😀";

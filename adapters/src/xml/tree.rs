@@ -190,6 +190,11 @@ const XML_URI: &str = "http://www.w3.org/XML/1998/namespace";
 const XMLNS_URI: &str = "http://www.w3.org/2000/xmlns/";
 /// quick-xml's `DEFAULT_MAX_NAMESPACE_BINDINGS`.
 const MAX_BINDINGS: usize = 128;
+/// The most attributes one element may have (namespace declarations
+/// included). Partners' elements have a handful; without a limit, a 1 MiB
+/// tag of 100,000 attributes kept a core busy for seconds (every
+/// attribute is compared with the ones before it, here and in quick-xml).
+pub(super) const MAX_ATTRIBUTES: usize = 128;
 /// The bindings of `xml` and `xmlns`, always in scope.
 const BUILTIN: usize = 2;
 
@@ -368,6 +373,14 @@ fn parse_events(body: &str) -> Result<Doc<'_>, Error> {
         scopes.pop_pending();
         let resolved = match &event {
             Event::Start(start) | Event::Empty(start) => {
+                if has_attributes(start)
+                    && start.attributes().with_checks(false).count() > MAX_ATTRIBUTES
+                {
+                    return Err(Error::TooManyAttributes {
+                        element: start.local_name().as_ref().to_owned(),
+                        limit: MAX_ATTRIBUTES,
+                    });
+                }
                 scopes.push(start, body, &mut doc.own).map_err(syntax)?;
                 scopes.pending_pop = matches!(event, Event::Empty(_));
                 scopes.resolve(start.name().prefix(), &doc)

@@ -17,7 +17,9 @@
 
 use quick_xml::name::{PrefixDeclaration, QName};
 
-use super::{Doc, Elem, NONE, Open, Resolved, Scopes, Str, add_text, join_text, link};
+use super::{
+    Doc, Elem, MAX_ATTRIBUTES, NONE, Open, Resolved, Scopes, Str, add_text, join_text, link,
+};
 use crate::json::MAX_DEPTH;
 use crate::swar;
 
@@ -349,7 +351,7 @@ pub(super) fn parse(body: &str) -> Option<Doc<'_>> {
             }
             // Stricter than quick-xml (one qualified name twice) and the
             // tree (one local name twice outside declarations) together.
-            if locals.contains(&key_local) {
+            if locals.len() >= MAX_ATTRIBUTES || locals.contains(&key_local) {
                 return None;
             }
             locals.push(key_local);
