@@ -44,7 +44,10 @@ fn attributes_per_element_are_bounded() {
         format!("<?xml version=\"1.0\"?>{extra}<r xmlns=\"urn:x\"{attrs}><c/></r>")
     };
     for extra in ["", "<!-- through quick-xml -->"] {
-        let at_limit = read(tag(tree::MAX_ATTRIBUTES - 1, extra).as_bytes(), Charset::Utf8);
+        let at_limit = read(
+            tag(tree::MAX_ATTRIBUTES - 1, extra).as_bytes(),
+            Charset::Utf8,
+        );
         assert!(at_limit.is_ok(), "{at_limit:?}");
         let over = read(tag(tree::MAX_ATTRIBUTES, extra).as_bytes(), Charset::Utf8);
         assert_eq!(
@@ -55,7 +58,10 @@ fn attributes_per_element_are_bounded() {
             })
         );
         let huge = read(tag(80_000, extra).as_bytes(), Charset::Utf8);
-        assert!(matches!(huge, Err(Error::TooManyAttributes { .. })), "{huge:?}");
+        assert!(
+            matches!(huge, Err(Error::TooManyAttributes { .. })),
+            "{huge:?}"
+        );
     }
     let field = Error::TooManyAttributes {
         element: "r".into(),
