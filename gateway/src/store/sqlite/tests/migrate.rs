@@ -320,7 +320,8 @@ async fn a_version_5_store_keeps_its_handoffs_messages_and_audit_log() {
         "the fixture is version 5's schema"
     );
     assert!(
-        !super::writes_building_temporary_tables(&Connection::open(dir.db()).unwrap()).is_empty()
+        !super::plans::writes_building_temporary_tables(&Connection::open(dir.db()).unwrap())
+            .is_empty()
     );
 
     let store = SqliteStore::open(&dir.db()).unwrap();
@@ -356,7 +357,7 @@ async fn a_version_5_store_keeps_its_handoffs_messages_and_audit_log() {
     assert_current_version(&dir);
     let conn = Connection::open(dir.db()).unwrap();
     assert_eq!(
-        super::writes_building_temporary_tables(&conn),
+        super::plans::writes_building_temporary_tables(&conn),
         Vec::<String>::new()
     );
     let refused = conn.execute(
