@@ -78,10 +78,9 @@ fn assert_current_version(dir: &TempDir) {
     assert_eq!(version, SCHEMA_VERSION);
 }
 
-/// `handoff`'s ticket is the only message due to hb-131000, and its
-/// acknowledgement the only deadline passed.
-async fn assert_alone_due_and_late(store: &SqliteStore, handoff: &str) {
-    let due = store
+/// The messages due to hb-131000 a second from now.
+async fn due_to_hb(store: &SqliteStore) -> Vec<OutboxItem> {
+    store
         .due_deliveries(
             "hb-131000",
             now() + TimeDelta::seconds(1),
@@ -89,7 +88,13 @@ async fn assert_alone_due_and_late(store: &SqliteStore, handoff: &str) {
             Default::default(),
         )
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// `handoff`'s ticket is the only message due to hb-131000, and its
+/// acknowledgement the only deadline passed.
+async fn assert_alone_due_and_late(store: &SqliteStore, handoff: &str) {
+    let due = due_to_hb(store).await;
     assert_eq!(
         due.iter()
             .map(|o| o.handoff_id.as_str())
@@ -253,15 +258,7 @@ async fn a_version_3_store_keeps_its_urgent_lane() {
          PRAGMA user_version = 3;",
     );
     let store = SqliteStore::open(&dir.db()).unwrap();
-    let due = store
-        .due_deliveries(
-            "hb-131000",
-            now() + TimeDelta::seconds(1),
-            10,
-            Default::default(),
-        )
-        .await
-        .unwrap();
+    let due = due_to_hb(&store).await;
     assert_eq!(due.len(), 2);
     assert_eq!(due[0].handoff_id, urgent_id);
     assert_eq!(due[0].urgency, Urgency::Urgent);
