@@ -250,23 +250,10 @@ fn may_hold_non_xml_char(s: &str) -> bool {
     let may_hold_nonchar = |block: &[u8; swar::BLOCK]| {
         swar::has(block, 0xEF) && swar::has(block, 0xBF) || block[swar::BLOCK - 2..].contains(&0xEF)
     };
-    let (blocks, _) = bytes.as_chunks::<{ swar::BLOCK }>();
-    // The last bytes, padded with a letter, are tested as a block too.
-    let done = blocks.len() * swar::BLOCK;
-    let mut last = [b'a'; swar::BLOCK];
-    let rest = bytes.get(done..).unwrap_or_default();
-    if let Some(head) = last.get_mut(..rest.len()) {
-        head.copy_from_slice(rest);
-    }
-    let start = |k: usize| k * swar::BLOCK;
-    blocks
-        .iter()
-        .chain(std::iter::once(&last))
-        .enumerate()
-        .any(|(k, block)| {
-            control(block)
-                || may_hold_nonchar(block) && (start(k)..start(k + 1).min(bytes.len())).any(nonchar)
-        })
+    swar::any_block(bytes, |from, block| {
+        control(block)
+            || may_hold_nonchar(block) && (from..(from + swar::BLOCK).min(bytes.len())).any(nonchar)
+    })
 }
 
 /// One source field the target format could not carry.

@@ -64,17 +64,7 @@ fn string_end(bytes: &[u8], mut from: usize) -> usize {
 
 /// The index of the first quote or backslash.
 fn find_quote_or_backslash(bytes: &[u8]) -> Option<usize> {
-    let (words, tail) = bytes.as_chunks::<8>();
-    for (i, chunk) in words.iter().enumerate() {
-        let w = swar::word(chunk);
-        let found = swar::eq(w, b'"') | swar::eq(w, b'\\');
-        if found != 0 {
-            return Some(i * 8 + swar::first(found));
-        }
-    }
-    tail.iter()
-        .position(|&b| b == b'"' || b == b'\\')
-        .map(|p| words.len() * 8 + p)
+    swar::find(bytes, [b'"', b'\\'])
 }
 
 /// Parses a JSON body into a wire struct.

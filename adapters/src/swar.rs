@@ -43,6 +43,39 @@ pub(crate) fn first(mask: u64) -> usize {
     (mask.trailing_zeros() / 8) as usize
 }
 
+/// The index of the first byte of `bytes` in `set`, a word at a time.
+#[inline]
+pub(crate) fn find<const N: usize>(bytes: &[u8], set: [u8; N]) -> Option<usize> {
+    let (words, tail) = bytes.as_chunks::<8>();
+    for (i, chunk) in words.iter().enumerate() {
+        let w = word(chunk);
+        let found = set.iter().fold(0, |acc, &b| acc | eq(w, b));
+        if found != 0 {
+            return Some(i * 8 + first(found));
+        }
+    }
+    let j = tail.iter().position(|b| set.contains(b))?;
+    Some(words.len() * 8 + j)
+}
+
+/// Calls `f` with each block of `bytes` and the index it starts at, until
+/// `f` returns true; whether one did. The last bytes are padded with `a`
+/// (a byte no scan looks for) into a block of their own: most values are
+/// shorter than a block, and are tested by vector compares too.
+#[inline]
+pub(crate) fn any_block(bytes: &[u8], mut f: impl FnMut(usize, &[u8; BLOCK]) -> bool) -> bool {
+    let (blocks, tail) = bytes.as_chunks::<BLOCK>();
+    let mut last = [b'a'; BLOCK];
+    if let Some(head) = last.get_mut(..tail.len()) {
+        head.copy_from_slice(tail);
+    }
+    blocks
+        .iter()
+        .chain(std::iter::once(&last))
+        .enumerate()
+        .any(|(k, block)| f(k * BLOCK, block))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -242,22 +242,15 @@ fn escape<const N: usize>(
         }
     };
     let bytes = s.as_bytes();
-    let (blocks, tail) = bytes.as_chunks::<{ swar::BLOCK }>();
-    // The last bytes, padded with a letter, are tested as a block too:
-    // most values are shorter than a block.
-    let mut last = [b'a'; swar::BLOCK];
-    if let Some(head) = last.get_mut(..tail.len()) {
-        head.copy_from_slice(tail);
-    }
-    for (k, block) in blocks.iter().chain(std::iter::once(&last)).enumerate() {
+    swar::any_block(bytes, |from, block| {
         if swar::holds(block, special) {
-            let from = k * swar::BLOCK;
             let to = bytes.len().min(from + swar::BLOCK);
             for (i, &b) in bytes.iter().enumerate().take(to).skip(from) {
                 replace(out, i, b);
             }
         }
-    }
+        false
+    });
     out.push_str(s.get(start..).unwrap_or_default());
 }
 

@@ -102,28 +102,14 @@ fn skip_space(bytes: &[u8], mut at: usize) -> usize {
 /// plain text): blocks without one are passed at a vector compare each,
 /// the one with it searched a word at a time.
 fn find_special(bytes: &[u8]) -> Option<usize> {
-    let word_mask = |chunk: &[u8; 8]| {
-        let w = swar::word(chunk);
-        swar::eq(w, b'<') | swar::eq(w, b'&') | swar::eq(w, b'\r')
-    };
-    let in_words = |part: &[u8]| {
-        let (words, tail) = part.as_chunks::<8>();
-        for (i, chunk) in words.iter().enumerate() {
-            let m = word_mask(chunk);
-            if m != 0 {
-                return Some(i * 8 + swar::first(m));
-            }
-        }
-        let j = tail.iter().position(|b| matches!(b, b'<' | b'&' | b'\r'))?;
-        Some(words.len() * 8 + j)
-    };
+    const SPECIAL: [u8; 3] = [b'<', b'&', b'\r'];
     let (blocks, tail) = bytes.as_chunks::<{ swar::BLOCK }>();
     for (k, block) in blocks.iter().enumerate() {
-        if swar::holds(block, [b'<', b'&', b'\r']) {
-            return in_words(block).map(|j| k * swar::BLOCK + j);
+        if swar::holds(block, SPECIAL) {
+            return swar::find(block, SPECIAL).map(|j| k * swar::BLOCK + j);
         }
     }
-    in_words(tail).map(|j| blocks.len() * swar::BLOCK + j)
+    swar::find(tail, SPECIAL).map(|j| blocks.len() * swar::BLOCK + j)
 }
 
 /// Where a document may begin: after an XML declaration, if it starts
