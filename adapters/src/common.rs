@@ -257,26 +257,75 @@ fn may_hold_non_xml_char(s: &str) -> bool {
 }
 
 /// One source field the target format could not carry.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LostField {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LostField<'a> {
     /// The canonical field (`urgency`, `enterprise.industry`...).
-    pub field: String,
+    pub field: &'a str,
     /// Its value, as written into the target's notes.
-    pub value: String,
+    pub value: &'a str,
 }
 
 /// The fields a translation could not carry in the target's own fields.
 /// Each is also written into the target's notes field as `label: value`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// The names and values live in one string, with their spans beside it: a
+/// ticket crossing to Open311 loses some twenty-five fields, and two
+/// strings for each were most of the encoder's allocations.
+#[derive(Clone, Default)]
 pub struct LossReport {
-    /// The fields, in the order met.
-    pub lost: Vec<LostField>,
+    /// Holds every field name and value (and, between them, whatever the
+    /// collector wrote: the notes lines).
+    text: String,
+    /// Per field, in the order met: where its name starts and ends in
+    /// `text`, and where its value starts and ends.
+    spans: Vec<[usize; 4]>,
 }
 
 impl LossReport {
     /// True when nothing was lost.
     pub fn is_empty(&self) -> bool {
-        self.lost.is_empty()
+        self.spans.is_empty()
+    }
+
+    /// How many fields were lost.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// The fields, in the order met.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = LostField<'_>> + ExactSizeIterator {
+        self.spans
+            .iter()
+            .map(|&[field, field_end, value, value_end]| LostField {
+                field: self.text.get(field..field_end).unwrap_or_default(),
+                value: self.text.get(value..value_end).unwrap_or_default(),
+            })
+    }
+
+    /// Records a field whose name is the concatenation of `field`.
+    pub(crate) fn push(&mut self, field: &[&str], value: &str) {
+        let start = self.text.len();
+        for part in field {
+            self.text.push_str(part);
+        }
+        let value_at = self.text.len();
+        self.text.push_str(value);
+        self.spans
+            .push([start, value_at, value_at, self.text.len()]);
+    }
+}
+
+impl PartialEq for LossReport {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for LossReport {}
+
+impl std::fmt::Debug for LossReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
     }
 }
 
@@ -292,9 +341,9 @@ pub struct Encoded {
 /// Builds the loss report and the lines appended to the target's notes.
 #[derive(Debug, Default)]
 pub struct Loss {
+    /// Its text is the lines for the notes, joined by `\n` as they are
+    /// written; the fields and values are spans of them.
     report: LossReport,
-    /// The lines for the notes, joined by `\n` as they are written.
-    lines: String,
 }
 
 impl Loss {
@@ -305,22 +354,36 @@ impl Loss {
 
     /// Records a field with no place in the target. `label` is the Chinese
     /// label the receiving agent reads.
-    pub fn lose(&mut self, field: &str, label: &str, value: impl Into<String>) {
-        let value = value.into();
-        if self.lines.is_empty() {
+    pub fn lose(&mut self, field: &str, label: &str, value: &str) {
+        self.lose_parts(&[field], label, value);
+    }
+
+    /// Records an extension the target has no place for.
+    pub fn lose_extension(&mut self, key: &str, value: &str) {
+        self.lose_parts(&["extensions.", key], "扩展字段", value);
+    }
+
+    /// Records a field whose name is the concatenation of `field`.
+    pub fn lose_parts(&mut self, field: &[&str], label: &str, value: &str) {
+        let r = &mut self.report;
+        if r.text.is_empty() {
             // Room for what a ticket usually loses, so that they seldom grow.
-            self.lines.reserve(1024);
-            self.report.lost.reserve(16);
+            r.text.reserve(1024);
+            r.spans.reserve(32);
         } else {
-            self.lines.push('\n');
+            r.text.push('\n');
         }
-        for part in [label, "(", field, "): ", &value] {
-            self.lines.push_str(part);
+        r.text.push_str(label);
+        r.text.push('(');
+        let start = r.text.len();
+        for part in field {
+            r.text.push_str(part);
         }
-        self.report.lost.push(LostField {
-            field: field.to_owned(),
-            value,
-        });
+        let field_end = r.text.len();
+        r.text.push_str("): ");
+        let value_at = r.text.len();
+        r.text.push_str(value);
+        r.spans.push([start, field_end, value_at, r.text.len()]);
     }
 
     /// Records an optional field.
@@ -332,21 +395,21 @@ impl Loss {
 
     /// The lines for the lost fields, if any were lost.
     pub fn lines(&self) -> Option<&str> {
-        Some(self.lines.as_str()).filter(|l| !l.is_empty())
+        Some(self.report.text.as_str()).filter(|l| !l.is_empty())
     }
 
     /// The notes to write: the ticket's notes, then one line per lost field.
     pub fn notes(&self, notes: Option<&str>) -> Option<String> {
-        if self.lines.is_empty() {
+        let Some(lines) = self.lines() else {
             return notes.map(str::to_owned);
-        }
+        };
         let notes = notes.unwrap_or_default();
-        let mut out = String::with_capacity(notes.len() + 1 + self.lines.len());
+        let mut out = String::with_capacity(notes.len() + 1 + lines.len());
         out.push_str(notes);
         if !out.is_empty() {
             out.push('\n');
         }
-        out.push_str(&self.lines);
+        out.push_str(lines);
         Some(out)
     }
 
@@ -403,9 +466,7 @@ pub fn category_to_partner(
         loss.lose(
             "category.source",
             "原分类代码",
-            format!("{} {} {}", src.scheme, src.code, label)
-                .trim_end()
-                .to_owned(),
+            format!("{} {} {}", src.scheme, src.code, label).trim_end(),
         );
     } else if !mapped.exact {
         let wanted = tables
@@ -415,7 +476,7 @@ pub fn category_to_partner(
         loss.lose(
             "category",
             "原分类",
-            format!("{wanted} ({})", category.code),
+            &format!("{wanted} ({})", category.code),
         );
     }
     (mapped.code.to_owned(), mapped.entry.label_zh.clone())

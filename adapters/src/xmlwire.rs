@@ -484,7 +484,7 @@ pub(crate) fn sending_division(
     if let Some(p) = &t.origin_partner
         && partner_of(tables, &division).as_deref() != Some(p.as_str())
     {
-        loss.lose("origin_partner", "来源方", p.clone());
+        loss.lose("origin_partner", "来源方", p);
     }
     division
 }

@@ -51,7 +51,7 @@ pub fn flatten(value: &Value) -> BTreeMap<String, Value> {
 }
 
 fn covered(path: &str, loss: &LossReport) -> bool {
-    loss.lost.iter().any(|l| {
+    loss.iter().any(|l| {
         path == l.field
             || path.starts_with(&format!("{}.", l.field))
             || path.starts_with(&format!("{}[", l.field))
@@ -87,7 +87,7 @@ pub fn carried(before: &Ticket, after: &Ticket, loss: &LossReport) -> Vec<Mismat
         after.notes.as_deref().unwrap_or_default(),
         after.description
     );
-    for lost in &loss.lost {
+    for lost in loss.iter() {
         // Personal data a public format must not show is reported, not written.
         if lost.value == adapters::open311::WITHHELD {
             continue;
@@ -96,7 +96,7 @@ pub fn carried(before: &Ticket, after: &Ticket, loss: &LossReport) -> Vec<Mismat
         if !free_text.contains(&marker) {
             miss(
                 &format!("notes line for {}", lost.field),
-                &Value::String(lost.value.clone()),
+                &Value::String(lost.value.to_owned()),
                 None,
             );
         }

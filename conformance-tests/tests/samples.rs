@@ -150,7 +150,7 @@ fn every_sample_status_goes_to_every_family() {
             });
             assert_eq!(back.status, status.status, "{file} → {to}");
             assert_eq!(back.at.timestamp(), status.at.timestamp(), "{file} → {to}");
-            let lost = |field: &str| encoded.loss.lost.iter().any(|l| l.field == field);
+            let lost = |field: &str| encoded.loss.iter().any(|l| l.field == field);
             assert!(
                 back.satisfaction == status.satisfaction || lost("satisfaction"),
                 "{file} → {to}: satisfaction dropped silently"
@@ -170,7 +170,7 @@ fn every_sample_status_goes_to_every_family() {
                 };
                 if let Some(v) = value {
                     let kept = after.as_deref().is_some_and(|a| a.contains(v.as_str()));
-                    let lost = encoded.loss.lost.iter().any(|l| l.field == field);
+                    let lost = encoded.loss.iter().any(|l| l.field == field);
                     assert!(kept || lost, "{file} → {to}: {field} dropped silently");
                 }
             }

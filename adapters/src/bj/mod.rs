@@ -434,7 +434,7 @@ pub fn encode_ticket(t: &Ticket, tables: &Tables) -> Result<Encoded, Error> {
                 uscc: Some(uscc.clone()),
             }),
             None => {
-                loss.lose("enterprise.name", "企业名称", e.name.clone());
+                loss.lose("enterprise.name", "企业名称", &e.name);
                 None
             }
         }
@@ -507,10 +507,10 @@ pub(crate) fn lose_handoff_fields_but(
     loss: &mut Loss,
 ) {
     if let Some(at) = &t.ack_by {
-        loss.lose("ack_by", "签收时限", time::format_rfc3339(at));
+        loss.lose("ack_by", "签收时限", &time::format_rfc3339(at));
     }
     if let Some(at) = resolve_by {
-        loss.lose("resolve_by", "办结时限", time::format_rfc3339(at));
+        loss.lose("resolve_by", "办结时限", &time::format_rfc3339(at));
     }
     for (i, h) in t.history.iter().enumerate() {
         let mut line = format!("{} {}", time::format_rfc3339(&h.at), h.state.as_str());
@@ -518,9 +518,9 @@ pub(crate) fn lose_handoff_fields_but(
             line.push(' ');
             line.push_str(part);
         }
-        loss.lose(&format!("history[{i}]"), "处理记录", line);
+        loss.lose(&format!("history[{i}]"), "处理记录", &line);
     }
     for (k, v) in t.extensions.iter().filter(|(k, _)| keep(k)) {
-        loss.lose(&format!("extensions.{k}"), "扩展字段", v.clone());
+        loss.lose_extension(k, v);
     }
 }

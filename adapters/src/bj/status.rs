@@ -107,7 +107,7 @@ pub fn decode_status(bytes: &[u8], _tables: &Tables) -> Result<StatusUpdate, Err
 pub fn encode_status(s: &StatusUpdate, _tables: &Tables) -> Result<Encoded, Error> {
     let mut loss = Loss::new();
     for (k, v) in &s.extensions {
-        loss.lose(&format!("extensions.{k}"), "扩展字段", v.clone());
+        loss.lose_extension(k, v);
     }
     let status = STATUSES
         .iter()

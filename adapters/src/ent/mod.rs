@@ -145,7 +145,7 @@ pub fn encode_status(s: &StatusUpdate, _tables: &Tables) -> Result<Encoded, Erro
     };
     let mut loss = Loss::new();
     for (k, v) in &s.extensions {
-        loss.lose(&format!("extensions.{k}"), "扩展字段", v.clone());
+        loss.lose_extension(k, v);
     }
     let out = EntStatus {
         gateway_ref: Some(gateway_ref),

@@ -328,7 +328,7 @@ pub(crate) fn lose_point(location: &Location, loss: &mut Loss) {
         loss.lose(
             "location.point",
             "坐标",
-            format!(
+            &format!(
                 "WGS-84 经度{} 纬度{}",
                 geo::format_coord(p.lon),
                 geo::format_coord(p.lat)
@@ -416,7 +416,7 @@ pub fn encode_ticket(t: &Ticket, tables: &Tables) -> Result<Encoded, Error> {
         loss.lose_opt("reason", "转办原因", t.reason.as_deref());
     }
     if let Some(p) = &t.property {
-        loss.lose("property.community", "小区名称", p.community.clone());
+        loss.lose("property.community", "小区名称", &p.community);
         loss.lose_opt("property.building", "楼号", p.building.as_deref());
         loss.lose_opt("property.unit", "单元", p.unit.as_deref());
         loss.lose_opt("property.room", "房号", p.room.as_deref());

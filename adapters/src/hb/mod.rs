@@ -155,7 +155,7 @@ pub fn encode_status(s: &StatusUpdate, _tables: &Tables) -> Result<Encoded, Erro
         if k == SENDER_CODE_EXTENSION {
             sender = v;
         } else {
-            loss.lose(&format!("extensions.{k}"), "扩展字段", v.clone());
+            loss.lose_extension(k, v);
         }
     }
     ident::check_division(sender).map_err(|reason| Error::Unrepresentable {

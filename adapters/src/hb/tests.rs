@@ -366,7 +366,7 @@ fn hb_to_tj_and_back_keeps_every_field_and_high_urgency_is_noted() {
     high.urgency = Urgency::High;
     high.caller.email = Some("liu@example.cn".into());
     let out = encode_ticket(&high, &tables).unwrap();
-    let lost: Vec<&str> = out.loss.lost.iter().map(|l| l.field.as_str()).collect();
+    let lost: Vec<&str> = out.loss.iter().map(|l| l.field).collect();
     assert_eq!(lost, ["urgency", "caller.email"]);
     let back = decode_ticket(&out.bytes, &tables).unwrap();
     assert_eq!(back.urgency, Urgency::Normal);

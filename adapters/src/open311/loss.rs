@@ -7,7 +7,7 @@ use super::{
     EXT_ACCOUNT_ID, EXT_ADDRESS_ID, EXT_DEVICE_ID, EXT_SERVICE_NOTICE, EXT_STATUS,
     EXT_STATUS_NOTES, EXT_UPDATED, EXT_ZIPCODE, WITHHELD,
 };
-use crate::common::{Loss, LossReport, LostField};
+use crate::common::{Loss, LossReport};
 use crate::geo;
 
 /// Extensions the representation carries in its own fields.
@@ -28,23 +28,28 @@ const PERSONAL: [&str; 2] = [EXT_DEVICE_ID, EXT_ACCOUNT_ID];
 #[derive(Default)]
 pub(super) struct Lost {
     pub public: Loss,
-    pub withheld: Vec<LostField>,
+    /// The personal fields present, reported as [`WITHHELD`].
+    withheld: Vec<&'static str>,
+    /// The personal extensions present (their keys).
+    withheld_extensions: Vec<&'static str>,
 }
 
 impl Lost {
-    fn withhold(&mut self, field: &str, present: bool) {
+    fn withhold(&mut self, field: &'static str, present: bool) {
         if present {
-            self.withheld.push(LostField {
-                field: field.to_owned(),
-                value: WITHHELD.to_owned(),
-            });
+            self.withheld.push(field);
         }
     }
 
     /// The report: the public fields in the order met, then the withheld.
     pub fn into_report(self) -> LossReport {
         let mut report = self.public.into_report();
-        report.lost.extend(self.withheld);
+        for key in self.withheld_extensions {
+            report.push(&["extensions.", key], WITHHELD);
+        }
+        for field in self.withheld {
+            report.push(&[field], WITHHELD);
+        }
         report
     }
 }
@@ -96,10 +101,10 @@ fn target_text(target: &Target) -> String {
 pub(super) fn lose_fields(t: &Ticket, service_name: Option<&str>, lost: &mut Lost) {
     let l = &mut lost.public;
     if service_name != Some(t.title.as_str()) {
-        l.lose("title", "标题", t.title.clone());
+        l.lose("title", "标题", &t.title);
     }
     if !t.origin_ticket_id.is_empty() && t.handoff_id.as_deref() != Some(&t.origin_ticket_id) {
-        l.lose("origin_ticket_id", "原工单号", t.origin_ticket_id.clone());
+        l.lose("origin_ticket_id", "原工单号", &t.origin_ticket_id);
     }
     l.lose_opt("origin_partner", "来源方", t.origin_partner.as_deref());
     l.lose_opt(
@@ -124,13 +129,13 @@ pub(super) fn lose_fields(t: &Ticket, service_name: Option<&str>, lost: &mut Los
     );
     l.lose_opt("reason", "转办原因", t.reason.as_deref());
     if let Some(e) = &t.enterprise {
-        l.lose("enterprise.name", "企业名称", e.name.clone());
+        l.lose("enterprise.name", "企业名称", &e.name);
         l.lose_opt("enterprise.uscc", "统一社会信用代码", e.uscc.as_deref());
         l.lose_opt("enterprise.size", "企业规模", e.size.as_deref());
         l.lose_opt("enterprise.industry", "所属行业", e.industry.as_deref());
     }
     if let Some(p) = &t.property {
-        l.lose("property.community", "小区", p.community.clone());
+        l.lose("property.community", "小区", &p.community);
         l.lose_opt("property.building", "楼号", p.building.as_deref());
         l.lose_opt("property.unit", "单元", p.unit.as_deref());
         l.lose_opt("property.room", "房号", p.room.as_deref());
@@ -151,7 +156,7 @@ pub(super) fn lose_fields(t: &Ticket, service_name: Option<&str>, lost: &mut Los
             line.push(' ');
             line.push_str(part);
         }
-        l.lose(&format!("attachments[{i}]"), "附件", line);
+        l.lose(&format!("attachments[{i}]"), "附件", &line);
     }
     l.lose_opt("call_ref", "通话编号", t.call_ref.as_deref());
     l.lose_opt("notes", "备注", t.notes.as_deref());
@@ -166,7 +171,7 @@ pub(super) fn lose_fields(t: &Ticket, service_name: Option<&str>, lost: &mut Los
     );
     for key in PERSONAL {
         if t.extensions.contains_key(key) {
-            lost.withhold(&format!("extensions.{key}"), true);
+            lost.withheld_extensions.push(key);
         }
     }
     let c = &t.caller;

@@ -87,7 +87,7 @@ pub use self::form::decode_post;
 pub use self::services::{PROPERTY_ROOT, SERVICE_TYPE, encode_service_definition, encode_services};
 pub use self::status::{decode_status, encode_status};
 use self::wire::{OutReceipt, write_json, write_list};
-use crate::common::{Check, Encoded, LossReport, LostField};
+use crate::common::{Check, Encoded, LossReport};
 use crate::error::{Error, FieldError};
 use crate::xml::{self, Charset, Writer};
 
@@ -222,10 +222,10 @@ pub fn encode_requests(
     for (i, t) in tickets.iter().enumerate() {
         let (request, lost) = ticket::encode_request(t, tables)?;
         requests.push(request);
-        loss.lost.extend(lost.lost.into_iter().map(|f| LostField {
-            field: format!("[{i}].{}", f.field),
-            value: f.value,
-        }));
+        let prefix = format!("[{i}].");
+        for f in lost.iter() {
+            loss.push(&[&prefix, f.field], f.value);
+        }
     }
     Ok(Encoded {
         bytes: write_list(syntax, "service_requests", "request", &requests),

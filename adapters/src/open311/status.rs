@@ -5,7 +5,7 @@ use schemas::{Satisfaction, Status, StatusUpdate, Tables};
 
 use super::wire::{OutStatus, read_one, write_list};
 use super::{MAX_DESCRIPTION, Syntax, WITHHELD, open_or_closed};
-use crate::common::{Check, Encoded, Loss, LostField};
+use crate::common::{Check, Encoded, Loss};
 use crate::error::Error;
 use crate::time;
 
@@ -114,7 +114,7 @@ pub fn encode_status(syntax: Syntax, s: &StatusUpdate, _tables: &Tables) -> Resu
         s.satisfaction.map(satisfaction_text),
     );
     for (k, v) in &s.extensions {
-        loss.lose(&format!("extensions.{k}"), "扩展字段", v.clone());
+        loss.lose_extension(k, v);
     }
     let mut notes = format!("[{}]", s.status.as_str());
     if let Some(text) = loss.notes(s.comment.as_deref()) {
@@ -123,10 +123,7 @@ pub fn encode_status(syntax: Syntax, s: &StatusUpdate, _tables: &Tables) -> Resu
     }
     let mut report = loss.into_report();
     if s.by.is_some() {
-        report.lost.push(LostField {
-            field: "by".into(),
-            value: WITHHELD.into(),
-        });
+        report.push(&["by"], WITHHELD);
     }
     let out = OutStatus {
         service_request_id: id,

@@ -100,8 +100,8 @@ fn lost_fields_are_appended_and_the_operator_withheld() {
     assert!(body.contains(
             r#""[closed] 回访完毕\n工单号(ticket_id): BJ2025032500017\n满意度(satisfaction): basically_satisfied""#
         ), "{body}");
-    let last = out.loss.lost.last().unwrap();
-    assert_eq!((last.field.as_str(), last.value.as_str()), ("by", WITHHELD));
+    let last = out.loss.iter().next_back().unwrap();
+    assert_eq!((last.field, last.value), ("by", WITHHELD));
 }
 
 #[test]

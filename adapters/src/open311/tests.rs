@@ -90,8 +90,8 @@ fn requests_lists_index_their_losses() {
     let out = encode_requests(Syntax::Json, &[t, u], &tables).unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.bytes).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 2);
-    assert_eq!(out.loss.lost.len(), 1);
-    assert_eq!(out.loss.lost[0].field, "[1].title");
+    assert_eq!(out.loss.len(), 1);
+    assert_eq!(out.loss.iter().next().unwrap().field, "[1].title");
     let empty = encode_requests(Syntax::Xml, &[], &tables).unwrap();
     assert_eq!(
         text(&empty.bytes),

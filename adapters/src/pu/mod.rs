@@ -137,7 +137,7 @@ pub fn encode_status(s: &StatusUpdate, _tables: &Tables) -> Result<Encoded, Erro
         loss.lose("satisfaction", "满意度", value);
     }
     for (k, v) in &s.extensions {
-        loss.lose(&format!("extensions.{k}"), "扩展字段", v.clone());
+        loss.lose_extension(k, v);
     }
     let out = PuStatus {
         state: Some(state.to_owned()),

@@ -335,7 +335,7 @@ fn category_to_catalogue(tables: &Tables, cat: &Category, loss: &mut Loss) -> (S
         return (src.code.clone(), label);
     }
     let Some(entry) = cats.get(&cat.code) else {
-        loss.lose("category", "原分类", cat.code.clone());
+        loss.lose("category", "原分类", &cat.code);
         let other = cats.other();
         return (other.code.clone(), other.label_zh.clone());
     };
@@ -345,9 +345,7 @@ fn category_to_catalogue(tables: &Tables, cat: &Category, loss: &mut Loss) -> (S
             loss.lose(
                 "category.source",
                 "原分类代码",
-                format!("{} {} {}", src.scheme, src.code, label)
-                    .trim_end()
-                    .to_owned(),
+                format!("{} {} {}", src.scheme, src.code, label).trim_end(),
             );
             let label = cat.label.clone().unwrap_or_else(|| entry.label_zh.clone());
             (entry.code.clone(), label)
@@ -384,7 +382,7 @@ pub fn encode_ticket(t: &Ticket, tables: &Tables) -> Result<Encoded, Error> {
     let urgent = urgency_two_levels(t.urgency, &mut loss);
     let (code, label) = category_to_catalogue(tables, &t.category, &mut loss);
     if t.title != label {
-        loss.lose("title", "标题", t.title.clone());
+        loss.lose("title", "标题", &t.title);
     }
     let resident = if t.caller.anonymous {
         loss.lose("caller.anonymous", "匿名来电", "true");
@@ -402,12 +400,12 @@ pub fn encode_ticket(t: &Ticket, tables: &Tables) -> Result<Encoded, Error> {
     }
     match &t.target {
         Some(Target::Property) | None => {}
-        Some(Target::Hotline { division }) => loss.lose("target", "转办目标", division.clone()),
+        Some(Target::Hotline { division }) => loss.lose("target", "转办目标", division),
         Some(Target::Enterprise) => loss.lose("target", "转办目标", "enterprise"),
     }
     loss.lose_opt("reason", "转办原因", t.reason.as_deref());
     if let Some(e) = &t.enterprise {
-        loss.lose("enterprise.name", "企业名称", e.name.clone());
+        loss.lose("enterprise.name", "企业名称", &e.name);
         loss.lose_opt("enterprise.uscc", "统一社会信用代码", e.uscc.as_deref());
         loss.lose_opt("enterprise.size", "企业规模", e.size.as_deref());
         loss.lose_opt("enterprise.industry", "所属行业", e.industry.as_deref());
@@ -421,7 +419,7 @@ pub fn encode_ticket(t: &Ticket, tables: &Tables) -> Result<Encoded, Error> {
     }
     loss.lose_opt("call_ref", "通话编号", t.call_ref.as_deref());
     for (k, v) in &t.extensions {
-        loss.lose(&format!("extensions.{k}"), "扩展字段", v.clone());
+        loss.lose_extension(k, v);
     }
     let description = match loss.notes(None) {
         Some(lines) => format!("{}\n\n{lines}", t.description),

@@ -47,7 +47,7 @@ fn order() -> Ticket {
 
 fn encode_text(t: &Ticket) -> (String, Vec<String>) {
     let out = encode_ticket(t, &tables()).unwrap();
-    let lost = out.loss.lost.into_iter().map(|l| l.field).collect();
+    let lost = out.loss.iter().map(|l| l.field.to_owned()).collect();
     (String::from_utf8(out.bytes).unwrap(), lost)
 }
 
@@ -268,7 +268,7 @@ fn ent_to_pu_to_canonical_keeps_what_pu_carries() {
         ..Property::default()
     });
     let out = encode_ticket(&tk, &t).unwrap();
-    let lost: Vec<_> = out.loss.lost.iter().map(|l| l.field.as_str()).collect();
+    let lost: Vec<_> = out.loss.iter().map(|l| l.field).collect();
     assert_eq!(
         lost,
         [

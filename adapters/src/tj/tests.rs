@@ -338,7 +338,7 @@ fn the_sending_hotline_and_the_target_follow_the_documented_rules() {
     ticket.target = Some(Target::Enterprise);
     ticket.urgency = Urgency::High;
     let out = encode_ticket(&ticket, &t).unwrap();
-    let lost: Vec<&str> = out.loss.lost.iter().map(|l| l.field.as_str()).collect();
+    let lost: Vec<&str> = out.loss.iter().map(|l| l.field).collect();
     assert_eq!(lost, ["origin_partner", "target"]);
     let back = decode_ticket(&out.bytes, &t).unwrap();
     assert_eq!(back.origin_division.as_deref(), Some(DEFAULT_FROM_HOTLINE));

@@ -329,7 +329,7 @@ pub fn encode_ticket(t: &Ticket, tables: &Tables) -> Result<Encoded, Error> {
                 w.text("CreditCode", &[], uscc);
                 w.close();
             }
-            None => loss.lose("enterprise.name", "企业名称", e.name.clone()),
+            None => loss.lose("enterprise.name", "企业名称", &e.name),
         }
     }
     if let Some(p) = &t.property {

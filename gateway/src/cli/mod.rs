@@ -285,7 +285,7 @@ fn translate(
     };
     match result {
         Ok(encoded) => {
-            for lost in &encoded.loss.lost {
+            for lost in encoded.loss.iter() {
                 let fate = if lost.value == adapters::open311::WITHHELD {
                     "personal data, withheld"
                 } else {
