@@ -368,7 +368,7 @@ impl Loss {
         let r = &mut self.report;
         if r.text.is_empty() {
             // Room for what a ticket usually loses, so that they seldom grow.
-            r.text.reserve(1024);
+            r.text.reserve(2048);
             r.spans.reserve(32);
         } else {
             r.text.push('\n');

@@ -162,7 +162,12 @@ pub(super) fn encode_request(
         description.push_str("\n\n");
         description.push_str(lines);
     }
-    let count = description.chars().count();
+    // No more code points than bytes: only a long one needs counting.
+    let count = if description.len() > MAX_DESCRIPTION {
+        description.chars().count()
+    } else {
+        0
+    };
     if count > MAX_DESCRIPTION {
         return Err(Error::Unrepresentable {
             field: "description".into(),
