@@ -70,11 +70,12 @@ fn find_quote_or_backslash(bytes: &[u8]) -> Option<usize> {
 /// Parses a JSON body into a wire struct.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     check_size(bytes)?;
-    check_utf8(bytes)?;
+    let text = check_utf8(bytes)?;
     check_depth(bytes)?;
     // The common case, valid input, goes without path tracking; only a
-    // refusal is parsed again to name the field at fault.
-    if let Ok(value) = serde_json::from_slice(bytes) {
+    // refusal is parsed again to name the field at fault. From the text
+    // already validated, so that serde_json does not validate it again.
+    if let Ok(value) = serde_json::from_str(text) {
         return Ok(value);
     }
     parse_tracking_path(bytes)
@@ -96,9 +97,9 @@ pub(crate) fn parse_strict<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error
     parse_tracking_path(bytes)
 }
 
-fn check_utf8(bytes: &[u8]) -> Result<(), Error> {
-    match std::str::from_utf8(bytes) {
-        Ok(_) => Ok(()),
+fn check_utf8(bytes: &[u8]) -> Result<&str, Error> {
+    match simdutf8::compat::from_utf8(bytes) {
+        Ok(text) => Ok(text),
         Err(e) => Err(Error::Encoding {
             encoding: "UTF-8",
             offset: e.valid_up_to(),

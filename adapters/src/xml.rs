@@ -123,14 +123,12 @@ pub fn decode_body(bytes: &[u8], charset: Charset) -> Result<Cow<'_, str>, Error
     }
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     match charset {
-        Charset::Utf8 => {
-            std::str::from_utf8(body)
-                .map(Cow::Borrowed)
-                .map_err(|e| Error::Encoding {
-                    encoding: "UTF-8",
-                    offset: e.valid_up_to(),
-                })
-        }
+        Charset::Utf8 => simdutf8::compat::from_utf8(body)
+            .map(Cow::Borrowed)
+            .map_err(|e| Error::Encoding {
+                encoding: "UTF-8",
+                offset: e.valid_up_to(),
+            }),
         Charset::Gb18030 => {
             match charset
                 .encoding()

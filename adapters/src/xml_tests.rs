@@ -110,6 +110,37 @@ fn bytes_must_match_the_declared_encoding() {
 }
 
 #[test]
+fn a_bad_utf8_body_is_refused_at_the_offset_std_gives() {
+    // Chinese text (the validator's slow case in std) with one byte
+    // corrupted at each position in turn, XML and JSON alike.
+    let text = "来电人反映：供水管道爆裂，水从地面往外冒，已漫到机动车道。".repeat(4);
+    let xml = format!("<a>{text}</a>");
+    let json = format!("{{\"a\":\"{text}\"}}");
+    for body in [xml.as_bytes(), json.as_bytes()] {
+        for at in 0..body.len() {
+            for bad in [0xff, 0x80, 0xc0] {
+                let mut corrupt = body.to_vec();
+                corrupt[at] = bad;
+                let want = std::str::from_utf8(&corrupt).map_err(|e| e.valid_up_to());
+                let Err(want) = want else { continue };
+                let got = if body[0] == b'<' {
+                    read(&corrupt, Charset::Utf8).map(drop)
+                } else {
+                    crate::json::parse::<serde_json::Value>(&corrupt).map(drop)
+                };
+                match got {
+                    Err(Error::Encoding {
+                        encoding: "UTF-8",
+                        offset,
+                    }) => assert_eq!(offset, want, "byte {at} set to {bad:#x}"),
+                    other => panic!("byte {at} set to {bad:#x}: {other:?}"),
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn escaping_finds_every_special_byte_wherever_it_falls() {
     let naive = |s: &str, attr: bool| {
         let mut out = String::new();
