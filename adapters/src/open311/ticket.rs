@@ -1,5 +1,7 @@
 //! The service-request representation ↔ the canonical ticket.
 
+use std::borrow::Cow;
+
 use schemas::{
     Attachment, Caller, Category, Datum, Location, Scheme, SourcePoint, Tables, Ticket, Urgency,
 };
@@ -136,10 +138,10 @@ pub(super) fn decode_request(r: Request, tables: &Tables) -> Result<Ticket, Erro
 }
 
 /// Maps a ticket to its representation and what it could not carry.
-pub(super) fn encode_request(
-    t: &Ticket,
+pub(super) fn encode_request<'t>(
+    t: &'t Ticket,
     tables: &Tables,
-) -> Result<(OutRequest, LossReport), Error> {
+) -> Result<(OutRequest<'t>, LossReport), Error> {
     let mut lost = Lost::default();
     let (code, name) = category_to_partner(tables, Scheme::Open311, &t.category, &mut lost.public);
     let service_name = Some(name).filter(|n| !n.is_empty());
@@ -177,7 +179,7 @@ pub(super) fn encode_request(
         });
     }
 
-    let ext = |k: &str| t.extensions.get(k).cloned();
+    let ext = |k: &str| t.extensions.get(k).map(String::as_str);
     let last = t.history.last();
     let status = match ext(EXT_STATUS) {
         Some(s) if s == "open" || s == "closed" => s,
@@ -187,39 +189,37 @@ pub(super) fn encode_request(
                 reason: format!("extension {EXT_STATUS} is \"{s}\"; must be open or closed"),
             });
         }
-        None => last
-            .map_or(super::DEFAULT_STATUS, |h| open_or_closed(h.state))
-            .to_owned(),
+        None => last.map_or(super::DEFAULT_STATUS, |h| open_or_closed(h.state)),
     };
     let updated_datetime = match ext(EXT_UPDATED) {
         Some(u) => {
-            time::parse_rfc3339(&u).map_err(|reason| Error::Unrepresentable {
+            time::parse_rfc3339(u).map_err(|reason| Error::Unrepresentable {
                 field: "updated_datetime".into(),
                 reason,
             })?;
-            Some(u)
+            Some(Cow::Borrowed(u))
         }
-        None => last.map(|h| time::format_rfc3339(&h.at)),
+        None => last.map(|h| Cow::Owned(time::format_rfc3339(&h.at))),
     };
     let point = wgs84(t.location.as_ref());
     let out = OutRequest {
-        service_request_id: t.handoff_id.clone(),
+        service_request_id: t.handoff_id.as_deref(),
         status,
-        status_notes: ext(EXT_STATUS_NOTES).or_else(|| last.and_then(|h| h.comment.clone())),
+        status_notes: ext(EXT_STATUS_NOTES).or_else(|| last.and_then(|h| h.comment.as_deref())),
         service_name,
         service_code: code,
         description,
-        agency_responsible: t.target_partner.clone(),
+        agency_responsible: t.target_partner.as_deref(),
         service_notice: ext(EXT_SERVICE_NOTICE),
         requested_datetime: time::format_rfc3339(&t.received_at),
         updated_datetime,
         expected_datetime: t.resolve_by.as_ref().map(time::format_rfc3339),
-        address: t.location.as_ref().and_then(|l| l.address.clone()),
+        address: t.location.as_ref().and_then(|l| l.address.as_deref()),
         address_id: ext(EXT_ADDRESS_ID),
         zipcode: ext(EXT_ZIPCODE),
         lat: point.map(|p| p.lat),
         long: point.map(|p| p.lon),
-        media_url: t.attachments.first().map(|a| a.url.clone()),
+        media_url: t.attachments.first().map(|a| a.url.as_str()),
     };
     Ok((out, lost.into_report()))
 }

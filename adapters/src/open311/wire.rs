@@ -260,26 +260,27 @@ pub(super) fn read_one(syntax: Syntax, bytes: &[u8]) -> Result<Request, Error> {
 }
 
 /// One full service request as written: every field, null when empty,
-/// in the order of the standard and the samples.
+/// in the order of the standard and the samples. Borrows what the ticket
+/// holds as it is written (most of the fields).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub(super) struct OutRequest {
-    pub service_request_id: Option<String>,
-    pub status: String,
-    pub status_notes: Option<String>,
+pub(super) struct OutRequest<'a> {
+    pub service_request_id: Option<&'a str>,
+    pub status: &'a str,
+    pub status_notes: Option<&'a str>,
     pub service_name: Option<String>,
     pub service_code: String,
     pub description: String,
-    pub agency_responsible: Option<String>,
-    pub service_notice: Option<String>,
+    pub agency_responsible: Option<&'a str>,
+    pub service_notice: Option<&'a str>,
     pub requested_datetime: String,
-    pub updated_datetime: Option<String>,
+    pub updated_datetime: Option<Cow<'a, str>>,
     pub expected_datetime: Option<String>,
-    pub address: Option<String>,
-    pub address_id: Option<String>,
-    pub zipcode: Option<String>,
+    pub address: Option<&'a str>,
+    pub address_id: Option<&'a str>,
+    pub zipcode: Option<&'a str>,
     pub lat: Option<f64>,
     pub long: Option<f64>,
-    pub media_url: Option<String>,
+    pub media_url: Option<&'a str>,
 }
 
 /// A status update as written: the request id and the status fields only.
@@ -317,34 +318,34 @@ fn text(v: &Option<String>) -> Option<Cow<'_, str>> {
     v.as_deref().map(Cow::Borrowed)
 }
 
-impl XmlRecord for OutRequest {
+impl XmlRecord for OutRequest<'_> {
     /// Written straight from the request, without a list of its fields:
     /// it is the record every ticket sent to Open311 writes.
     fn write_xml(&self, w: &mut Writer) {
-        let text = |w: &mut Writer, name: &str, v: &Option<String>| {
-            w.text(name, &[], v.as_deref().unwrap_or(""));
+        let text = |w: &mut Writer, name: &str, v: Option<&str>| {
+            w.text(name, &[], v.unwrap_or(""));
         };
         let coord = |w: &mut Writer, name: &str, v: Option<f64>| match v {
             Some(v) => w.text(name, &[], &geo::format_coord(v)),
             None => w.text(name, &[], ""),
         };
-        text(w, "service_request_id", &self.service_request_id);
-        w.text("status", &[], &self.status);
-        text(w, "status_notes", &self.status_notes);
-        text(w, "service_name", &self.service_name);
+        text(w, "service_request_id", self.service_request_id);
+        w.text("status", &[], self.status);
+        text(w, "status_notes", self.status_notes);
+        text(w, "service_name", self.service_name.as_deref());
         w.text("service_code", &[], &self.service_code);
         w.text("description", &[], &self.description);
-        text(w, "agency_responsible", &self.agency_responsible);
-        text(w, "service_notice", &self.service_notice);
+        text(w, "agency_responsible", self.agency_responsible);
+        text(w, "service_notice", self.service_notice);
         w.text("requested_datetime", &[], &self.requested_datetime);
-        text(w, "updated_datetime", &self.updated_datetime);
-        text(w, "expected_datetime", &self.expected_datetime);
-        text(w, "address", &self.address);
-        text(w, "address_id", &self.address_id);
-        text(w, "zipcode", &self.zipcode);
+        text(w, "updated_datetime", self.updated_datetime.as_deref());
+        text(w, "expected_datetime", self.expected_datetime.as_deref());
+        text(w, "address", self.address);
+        text(w, "address_id", self.address_id);
+        text(w, "zipcode", self.zipcode);
         coord(w, "lat", self.lat);
         coord(w, "long", self.long);
-        text(w, "media_url", &self.media_url);
+        text(w, "media_url", self.media_url);
     }
 }
 
