@@ -364,7 +364,7 @@ impl Loss {
     }
 
     /// Records a field whose name is the concatenation of `field`.
-    pub fn lose_parts(&mut self, field: &[&str], label: &str, value: &str) {
+    fn lose_parts(&mut self, field: &[&str], label: &str, value: &str) {
         let r = &mut self.report;
         if r.text.is_empty() {
             // Room for what a ticket usually loses, so that they seldom grow.
