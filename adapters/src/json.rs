@@ -97,23 +97,8 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     parse_tracking_path(bytes)
 }
 
-/// [`parse`] for wire structs that deny unknown fields, and so skip no
-/// value that could nest without bound: the depth is checked after the
-/// parse, and before the parse only when it fails. The result, the value or
-/// the error, is the same.
-pub(crate) fn parse_strict<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
-    check_size(bytes)?;
-    let text = check_utf8(bytes)?;
-    if let Ok(value) = serde_json::from_str(text) {
-        // A value (`serde_json::Value`) may nest deeper than the limit.
-        check_depth(bytes)?;
-        return Ok(value);
-    }
-    check_depth(bytes)?;
-    parse_tracking_path(bytes)
-}
-
-fn check_utf8(bytes: &[u8]) -> Result<&str, Error> {
+/// The body as text, or where it stops being UTF-8.
+pub(crate) fn check_utf8(bytes: &[u8]) -> Result<&str, Error> {
     match simdutf8::compat::from_utf8(bytes) {
         Ok(text) => Ok(text),
         Err(e) => Err(Error::Encoding {
@@ -251,34 +236,6 @@ mod tests {
                 e == Error::TooDeep { limit: MAX_DEPTH },
                 n > MAX_DEPTH,
                 "{n}"
-            );
-        }
-    }
-
-    #[test]
-    fn strict_parsing_gives_what_parsing_gives() {
-        let deep_value = format!(
-            r#"{{"a":"x","inner":{{"b":{}1{}}}}}"#,
-            "[".repeat(40),
-            "]".repeat(40)
-        );
-        let bodies: [&[u8]; 9] = [
-            br#"{"a":"x","inner":{"b":1}}"#,
-            b"{\"a\":\"\xff\"}",
-            b"{\"a\":\"\xe4\xb8\"}",
-            b"{\"a\":\"\\u00e4\xc0\"}",
-            br#"{"a":"x","a":"y"}"#,
-            br#"{"inner":{"b":"x"}}"#,
-            br#"{"c":1}"#,
-            br#"{"a":"x"} x"#,
-            deep_value.as_bytes(),
-        ];
-        for body in bodies {
-            assert_eq!(
-                format!("{:?}", parse_strict::<Outer>(body)),
-                format!("{:?}", parse::<Outer>(body)),
-                "{}",
-                String::from_utf8_lossy(body)
             );
         }
     }

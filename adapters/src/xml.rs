@@ -10,7 +10,7 @@
 
 use std::borrow::Cow;
 
-use crate::json::check_size;
+use crate::json::{check_size, check_utf8};
 use crate::{Error, swar};
 
 mod tree;
@@ -123,12 +123,7 @@ pub fn decode_body(bytes: &[u8], charset: Charset) -> Result<Cow<'_, str>, Error
     }
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     match charset {
-        Charset::Utf8 => simdutf8::compat::from_utf8(body)
-            .map(Cow::Borrowed)
-            .map_err(|e| Error::Encoding {
-                encoding: "UTF-8",
-                offset: e.valid_up_to(),
-            }),
+        Charset::Utf8 => check_utf8(body).map(Cow::Borrowed),
         Charset::Gb18030 => {
             match charset
                 .encoding()

@@ -116,7 +116,7 @@ impl<'a> Found<'a> {
         }
     }
 
-    fn slots(&mut self) -> &mut [Option<Node<'a>>] {
+    fn slots_mut(&mut self) -> &mut [Option<Node<'a>>] {
         if self.many.is_empty() {
             &mut self.few
         } else {
@@ -196,7 +196,7 @@ impl<'a> Children<'a> {
                 c.fail(at(), format!("is not an element of <{}>", el.name()));
                 continue;
             };
-            let Some(slot @ None) = found.slots().get_mut(index) else {
+            let Some(slot @ None) = found.slots_mut().get_mut(index) else {
                 c.fail(at(), "appears more than once");
                 continue;
             };

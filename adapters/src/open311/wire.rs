@@ -132,7 +132,7 @@ fn strip_index(e: Error) -> Error {
 }
 
 fn read_json(bytes: &[u8]) -> Result<Vec<Request>, Error> {
-    let list: Vec<JsonRequest> = json::parse_strict(bytes).map_err(strip_index)?;
+    let list: Vec<JsonRequest> = json::parse(bytes).map_err(strip_index)?;
     list.into_iter()
         .map(|j| {
             Ok(Request {
