@@ -24,7 +24,6 @@
 mod records;
 mod sqlite;
 
-use std::collections::HashSet;
 use std::future::Future;
 
 use adapters::Family;
@@ -33,7 +32,7 @@ use schemas::{Status, StatusUpdate, Ticket, Timestamp, Urgency};
 pub use crate::lifecycle::{HandoffKind, Overdue, Side, Verdict};
 pub use records::{
     CheckpointRecord, EventKind, EventRecord, HandoffRecord, HistoryRecord, MessageKind,
-    OutboxItem, OutboxPayload, OutboxState, Outcome, Parties,
+    OutboxItem, OutboxPayload, OutboxState, Outcome, Parties, Taken,
 };
 pub use sqlite::SqliteStore;
 
@@ -317,14 +316,15 @@ pub trait Store: Send + Sync + 'static {
     /// hand-offs first, then the others. In each lane, in order, the
     /// longest run from its oldest pending message whose retry time has
     /// come: a message backing off holds back every later message of its
-    /// lane and target (and of no other lane or target). The messages of
-    /// `in_flight` (being sent, so due) are left out and not even parsed.
+    /// lane and target (and of no other lane or target). The messages
+    /// `taken` holds in flight (being sent, so due) are left out and not
+    /// even parsed, and each lane is read after the id `taken` gives it.
     fn due_deliveries(
         &self,
         target_partner: &str,
         now: Timestamp,
         limit: usize,
-        in_flight: HashSet<i64>,
+        taken: Taken,
     ) -> impl Future<Output = Result<Vec<OutboxItem>, StoreError>> + Send;
 
     /// The earlier retry time of the oldest pending message of each lane

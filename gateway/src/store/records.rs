@@ -1,6 +1,8 @@
 //! What the store gives back: hand-offs, their history, audit events and
 //! outbox messages.
 
+use std::collections::HashSet;
+
 use adapters::Family;
 use schemas::{Satisfaction, Status, StatusUpdate, Ticket, Timestamp, Urgency};
 
@@ -53,6 +55,34 @@ impl OutboxState {
             OutboxState::Delivered => "delivered",
             OutboxState::Dead => "dead",
         }
+    }
+}
+
+/// What a delivery worker already holds of its target's outbox, left
+/// out of its next read of the due messages (see
+/// [`Store::due_deliveries`](super::Store::due_deliveries)).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Taken {
+    /// Messages being sent: still pending in the store, but not due again.
+    pub in_flight: HashSet<i64>,
+    /// The urgent lane is read after this outbox id (0: from its start).
+    /// A worker moves it to the last message of the lane it has taken
+    /// since its last read from the start, so that a read gives only what
+    /// is new instead of walking again every message in flight.
+    pub urgent_after: i64,
+    /// The same for the other lane.
+    pub normal_after: i64,
+}
+
+impl Taken {
+    /// Moves the starting point of message `id`'s lane past it.
+    pub fn take(&mut self, id: i64, urgent: bool) {
+        let after = if urgent {
+            &mut self.urgent_after
+        } else {
+            &mut self.normal_after
+        };
+        *after = (*after).max(id);
     }
 }
 

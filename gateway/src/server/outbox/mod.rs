@@ -49,10 +49,13 @@ use tokio::task::JoinSet;
 use self::flight::{Landing, fly};
 use super::App;
 use crate::config::PartnerConfig;
-use crate::store::{OutboxItem, OutboxPayload, Store};
+use crate::store::{OutboxItem, OutboxPayload, Store, Taken};
 
 /// The longest an idle worker sleeps before looking at its outbox again.
 const IDLE_POLL: Duration = Duration::from_secs(1);
+/// How often a busy worker reads its whole outbox again, not only what
+/// was queued since its last read (see [`Worker::round`]).
+const FULL_READ: Duration = IDLE_POLL;
 
 /// Runs one delivery worker per configured partner until shutdown, on a
 /// runtime of their own (see [`delivery_runtime`]).
@@ -87,14 +90,18 @@ pub async fn run(app: Arc<App>, shutdown: watch::Receiver<bool>) {
     }
 }
 
-/// The deliveries' own runtime: half the cores (at least one thread), so
-/// that a receipt's task never queues behind delivery work (encoding,
-/// TLS, the partners' replies) on the receiving threads. On 2 cores it
-/// took receipt p50 at 2,450/s from 3.6-4.4 to 2.9-3.5 ms and p99 from
-/// 10.9-14.2 to 9.7-10.9 ms (BENCHMARKS.md). Without it (the runtime cannot
-/// be built), deliveries share the caller's runtime as before.
+/// The deliveries' own runtime, one thread per core, so that a receipt's
+/// task never queues behind delivery work (encoding, TLS, the partners'
+/// replies, the workers' reads of their outbox) on the receiving threads.
+/// On 2 cores it took receipt p50 at 2,450/s from 3.6-4.4 to 2.9-3.5 ms
+/// and p99 from 10.9-14.2 to 9.7-10.9 ms (BENCHMARKS.md). It had half the
+/// cores until the workers read their outbox on it instead of on blocking
+/// threads (see `store::sqlite`): with one thread the deliveries then fell
+/// behind in a closed loop (delivery p50 0.3-0.4 s), with two they keep
+/// up (12 ms). Without it (the runtime cannot be built), deliveries share
+/// the caller's runtime as before.
 fn delivery_runtime() -> Option<tokio::runtime::Runtime> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1));
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .thread_name("delivery")
@@ -159,19 +166,14 @@ impl Worker {
         }
     }
 
-    /// The due messages (in the store's order), without those in flight.
-    async fn due(&self, in_flight: &HashMap<i64, String>) -> VecDeque<OutboxItem> {
+    /// The due messages (in the store's order), without those `taken`.
+    async fn due(&self, taken: &Taken) -> VecDeque<OutboxItem> {
         let target = &self.partner.id;
         let fetch = self.app.config.delivery.in_flight.saturating_mul(4).max(32);
         match self
             .app
             .store
-            .due_deliveries(
-                target,
-                self.app.now(),
-                fetch,
-                in_flight.keys().copied().collect(),
-            )
+            .due_deliveries(target, self.app.now(), fetch, taken.clone())
             .await
         {
             Ok(items) => items.into(),
@@ -187,13 +189,22 @@ impl Worker {
     /// when those read are all sent), and records each outcome as it comes.
     /// Ends when nothing more is due, the delivery limit is reached, or a
     /// message failed (then once the others in flight have landed).
+    ///
+    /// The reads during a round start after the last message taken in
+    /// each lane (every earlier one is in flight or has landed), so each
+    /// gives only what was queued since; one in [`FULL_READ`] starts from
+    /// the beginning again, to see a message made pending again under an
+    /// older id (`gateway handoffs redeliver`, which the round would
+    /// otherwise see only once it ends).
     async fn round(&mut self) -> Round {
         let window = self.app.config.delivery.in_flight.max(1);
         let target = self.partner.id.clone();
         let mut flights: JoinSet<(i64, Landing)> = JoinSet::new();
         // Outbox id → hand-off of each message in flight.
         let mut in_flight: HashMap<i64, String> = HashMap::new();
-        let mut queue = self.due(&in_flight).await;
+        let mut taken = Taken::default();
+        let mut full_read = tokio::time::Instant::now();
+        let mut queue = self.due(&taken).await;
         let mut sent = 0usize;
         let mut stop = false;
         let mut rate_wait = None;
@@ -206,6 +217,7 @@ impl Worker {
                     && matches!(item.payload, OutboxPayload::Ticket(_))
                 {
                     // A repair order waits for its liaison; it holds back nothing.
+                    taken.take(item.id, item.urgency == Urgency::Urgent);
                     queue.pop_front();
                     continue;
                 }
@@ -229,6 +241,8 @@ impl Worker {
                 let Some(item) = queue.pop_front() else {
                     break;
                 };
+                taken.take(item.id, urgent);
+                taken.in_flight.insert(item.id);
                 in_flight.insert(item.id, item.handoff_id.clone());
                 sent += 1;
                 let (app, partner) = (self.app.clone(), self.partner.clone());
@@ -240,6 +254,7 @@ impl Worker {
             let landed = match flight {
                 Ok((id, landing)) => {
                     in_flight.remove(&id);
+                    taken.in_flight.remove(&id);
                     self.settle(landing)
                 }
                 Err(e) => {
@@ -252,9 +267,15 @@ impl Worker {
                 stop = true;
             }
             // Read the outbox again once half the window is free (not on
-            // every landing: each read parses up to `4 × in_flight` rows).
+            // every landing under a full window: each read is a trip to a
+            // blocking thread and a fresh snapshot).
             if queue.is_empty() && !stop && rate_wait.is_none() && flights.len() <= window / 2 {
-                queue = self.due(&in_flight).await;
+                if full_read.elapsed() >= FULL_READ {
+                    taken.urgent_after = 0;
+                    taken.normal_after = 0;
+                    full_read = tokio::time::Instant::now();
+                }
+                queue = self.due(&taken).await;
             }
         }
         match (rate_wait, stop) {

@@ -1,7 +1,7 @@
 //! The read queries. Each runs on a read-only connection as one
 //! statement, so it sees one committed snapshot.
 
-use std::collections::HashSet;
+use std::sync::LazyLock;
 
 use rusqlite::{Connection, Params, Row, params};
 use schemas::{Timestamp, Urgency};
@@ -9,7 +9,7 @@ use schemas::{Timestamp, Urgency};
 use super::codec::{self, EVENT_COLUMNS, HANDOFF_COLUMNS, HISTORY_COLUMNS, OUTBOX_COLUMNS, ms};
 use crate::lifecycle::{self, Overdue};
 use crate::store::{
-    EventRecord, HandoffFilter, HandoffRecord, HistoryRecord, OutboxItem, StoreError,
+    EventRecord, HandoffFilter, HandoffRecord, HistoryRecord, OutboxItem, StoreError, Taken,
 };
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -90,22 +90,33 @@ pub(super) fn list_handoffs(
     )
 }
 
-/// The filter of a target's pending messages in lane `{lane}`: 1 for
-/// urgent hand-offs, 0 for the others (index `outbox_pending`).
+/// The filter of a target's pending messages in lane `{lane}` (1 for
+/// urgent hand-offs, 0 for the others) after outbox id `{after}` (index
+/// `outbox_pending`).
 const LANE: &str = "FROM outbox o JOIN handoffs h ON h.id = o.handoff_id \
      WHERE o.target_partner = ?1 AND o.state = 'pending' AND o.urgent = {lane} \
-     ORDER BY o.id";
+     AND o.id > {after} ORDER BY o.id";
 
 /// One statement (one snapshot) over both lanes: `select` of the first
-/// `limit` rows of the urgent lane, then of the other lane.
-pub(super) fn lanes_sql(select: &str, limit: &str) -> String {
-    let lane = |op: &str| {
+/// `limit` rows of the urgent lane after id `urgent_after`, then of the
+/// other lane after `normal_after`.
+pub(super) fn lanes_sql(
+    select: &str,
+    limit: &str,
+    urgent_after: &str,
+    normal_after: &str,
+) -> String {
+    let lane = |op: &str, after: &str| {
         format!(
             "SELECT * FROM (SELECT {select} {} LIMIT {limit})",
-            LANE.replace("{lane}", op)
+            LANE.replace("{lane}", op).replace("{after}", after)
         )
     };
-    format!("{} UNION ALL {}", lane("1"), lane("0"))
+    format!(
+        "{} UNION ALL {}",
+        lane("1", urgent_after),
+        lane("0", normal_after)
+    )
 }
 
 pub(super) fn due_deliveries(
@@ -113,15 +124,22 @@ pub(super) fn due_deliveries(
     target_partner: &str,
     now: &Timestamp,
     max: usize,
-    in_flight: &HashSet<i64>,
+    taken: &Taken,
 ) -> Result<Vec<OutboxItem>> {
     if max == 0 {
         return Ok(Vec::new());
     }
+    // Built once: the workers read after nearly every landing.
+    static SQL: LazyLock<String> = LazyLock::new(|| lanes_sql(OUTBOX_COLUMNS, "?2", "?3", "?4"));
     let now = ms(now);
-    let sql = lanes_sql(OUTBOX_COLUMNS, "?2");
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query(params![target_partner, limit(max)])?;
+    let mut stmt = conn.prepare_cached(&SQL)?;
+    let mut rows = stmt.query(params![
+        target_partner,
+        limit(max),
+        taken.urgent_after,
+        taken.normal_after
+    ])?;
+    let in_flight = &taken.in_flight;
     // Urgent hand-offs' messages first, then the others; strict order in
     // each lane: a lane stops at its first message still backing off,
     // which holds back no message of the other lane. Only the messages
@@ -158,11 +176,13 @@ pub(super) fn due_deliveries(
 }
 
 pub(super) fn next_due(conn: &Connection, target_partner: &str) -> Result<Option<Timestamp>> {
-    let sql = format!(
-        "SELECT MIN(t) FROM ({})",
-        lanes_sql("o.next_attempt_at AS t", "1")
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT MIN(t) FROM ({})",
+            lanes_sql("o.next_attempt_at AS t", "1", "0", "0")
+        )
+    });
+    let mut stmt = conn.prepare_cached(&SQL)?;
     let at: Option<i64> = stmt.query_row([target_partner], |row| row.get(0))?;
     at.map(codec::time).transpose()
 }

@@ -136,7 +136,10 @@ async fn messages_in_flight_are_left_out_without_stopping_their_lane() {
         .due_deliveries("hb-a", t, 10, Default::default())
         .await
         .unwrap();
-    let flying: HashSet<i64> = [id(&all, &n1), id(&all, &n3), id(&all, &u1)].into();
+    let flying = Taken {
+        in_flight: [id(&all, &n1), id(&all, &n3), id(&all, &u1)].into(),
+        ..Taken::default()
+    };
     let due = store
         .due_deliveries("hb-a", t, 10, flying.clone())
         .await
@@ -147,4 +150,63 @@ async fn messages_in_flight_are_left_out_without_stopping_their_lane() {
     back_off(&store, &n2, t, t + TimeDelta::hours(1)).await;
     let due = store.due_deliveries("hb-a", t, 10, flying).await.unwrap();
     assert!(due.is_empty(), "{due:?}");
+}
+
+/// A read after the messages a worker has taken gives only what was
+/// queued since, lane by lane; a message backing off still stops its lane
+/// when it lies after the starting point.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_after_what_was_taken_gives_only_what_came_since() {
+    let dir = TempDir::new();
+    let store = SqliteStore::open(&dir.db()).unwrap();
+    let n1 = submit(&store, "N1", Urgency::Normal).await;
+    let u1 = submit(&store, "U1", Urgency::Urgent).await;
+    let t = now();
+    let mut taken = Taken::default();
+    for item in store
+        .due_deliveries("hb-a", t, 10, Taken::default())
+        .await
+        .unwrap()
+    {
+        taken.take(item.id, item.urgency == Urgency::Urgent);
+    }
+    let read = |taken: Taken| {
+        let store = &store;
+        async move {
+            store
+                .due_deliveries("hb-a", now(), 10, taken)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|o| o.handoff_id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert!(read(taken.clone()).await.is_empty());
+
+    let n2 = submit(&store, "N2", Urgency::Normal).await;
+    let u2 = submit(&store, "U2", Urgency::Urgent).await;
+    let n3 = submit(&store, "N3", Urgency::Normal).await;
+    assert_eq!(
+        read(taken.clone()).await,
+        [u2.as_str(), n2.as_str(), n3.as_str()]
+    );
+
+    // Only the urgent lane was taken further: the other is read again
+    // from where it was.
+    let u2_id = store.outbox(&u2).await.unwrap()[0].id;
+    let urgent_only = Taken {
+        urgent_after: u2_id,
+        ..taken.clone()
+    };
+    assert_eq!(read(urgent_only).await, [n2.as_str(), n3.as_str()]);
+
+    back_off(&store, &n2, t, t + TimeDelta::hours(1)).await;
+    assert_eq!(read(taken.clone()).await, [u2.as_str()]);
+    // From the start (nothing in flight), every due message again, up to
+    // the one backing off.
+    assert_eq!(
+        read(Taken::default()).await,
+        [u1.as_str(), u2.as_str(), n1.as_str()]
+    );
 }

@@ -21,7 +21,7 @@ mod writer;
 use crate::lifecycle::{HandoffKind, Overdue, Refusal, Side, Verdict};
 use crate::store::{
     DeliveryResult, EventKind, HandoffFilter, MessageKind, NewHandoff, Notify, OutboxPayload,
-    OutboxState, Outcome, Receipt, RefusedSubmission, Store, StoreError, Submitted,
+    OutboxState, Outcome, Receipt, RefusedSubmission, Store, StoreError, Submitted, Taken,
 };
 
 /// A directory removed when dropped.

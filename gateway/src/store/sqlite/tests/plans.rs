@@ -50,12 +50,18 @@ fn the_sweep_and_the_lanes_read_indexes_not_tables() {
         sweep.iter().any(|l| l.contains("handoffs_answer_due")),
         "{sweep:?}"
     );
-    let lanes = plan(&super::super::read::lanes_sql("o.id", "10").replace("?1", "'hb'"));
+    let lanes = plan(&super::super::read::lanes_sql("o.id", "10", "5", "7").replace("?1", "'hb'"));
     let table_scan = |l: &String| l.starts_with("SCAN o") || l.starts_with("SCAN h");
     assert!(!sweep.iter().any(table_scan), "{sweep:?}");
     assert!(!lanes.iter().any(table_scan), "{lanes:?}");
-    assert!(
-        lanes.iter().any(|l| l.contains("outbox_pending")),
+    // Each lane starts at its starting point in the index, not at the
+    // lane's first pending message.
+    assert_eq!(
+        lanes
+            .iter()
+            .filter(|l| l.contains("outbox_pending") && l.contains("id>?"))
+            .count(),
+        2,
         "{lanes:?}"
     );
 }
