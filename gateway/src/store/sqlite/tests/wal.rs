@@ -37,3 +37,35 @@ async fn the_checkpointer_copies_the_log_while_the_store_runs() {
     drop(store);
     assert_eq!(count(&dir.db(), "SELECT COUNT(*) FROM handoffs"), 1000);
 }
+
+/// Under commits that never pause, the log still starts again from its
+/// first frame instead of growing without end: the writer copies what
+/// the checkpointer has left once the log reaches its ceiling.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_starts_again_under_commits_that_never_pause() {
+    let dir = TempDir::new();
+    let store = SqliteStore::open(&dir.db()).unwrap();
+    let ticket = sample_ticket();
+    let wal = dir.0.join("gateway.db-wal");
+    let frame = 4096 + 24;
+    let ceiling = u64::try_from(crate::store::sqlite::WAL_CEILING_FRAMES).unwrap() * frame;
+    // Past the ceiling's worth of frames (each submission writes a dozen
+    // pages or more): without the writer's copy, 256 MB.
+    for i in 0..4000 {
+        created(
+            store
+                .submit(new_handoff(&ticket, &format!("BJ{i:05}"), "hb-131000"))
+                .await
+                .unwrap(),
+        );
+    }
+    // A commit's frames at most beyond the ceiling: the file is reused
+    // from its start, never cut.
+    let size = std::fs::metadata(&wal).unwrap().len();
+    assert!(
+        size <= ceiling + 64 * frame,
+        "the WAL grew to {size} bytes (ceiling {ceiling})"
+    );
+    drop(store);
+    assert_eq!(count(&dir.db(), "SELECT COUNT(*) FROM handoffs"), 4000);
+}
