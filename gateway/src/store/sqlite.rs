@@ -80,7 +80,7 @@ const CHECKPOINT_CHUNK: c_int = 2000;
 /// the log fully copied, and SQLite restarts the log only then; the
 /// writer's own checkpoint, between two transactions, copies the few
 /// frames left.
-pub(crate) const WAL_CEILING_FRAMES: c_int = 4 * CHECKPOINT_FRAMES;
+const WAL_CEILING_FRAMES: c_int = 4 * CHECKPOINT_FRAMES;
 /// How long a connection waits for a lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 

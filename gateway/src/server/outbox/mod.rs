@@ -166,14 +166,20 @@ impl Worker {
         }
     }
 
-    /// The due messages (in the store's order), without those `taken`.
-    async fn due(&self, taken: &Taken) -> VecDeque<OutboxItem> {
+    /// The due messages (in the store's order), without those in flight,
+    /// each lane read after the id `after` gives it.
+    async fn due(&self, in_flight: &HashMap<i64, String>, after: &Taken) -> VecDeque<OutboxItem> {
         let target = &self.partner.id;
         let fetch = self.app.config.delivery.in_flight.saturating_mul(4).max(32);
+        let taken = Taken {
+            in_flight: in_flight.keys().copied().collect(),
+            urgent_after: after.urgent_after,
+            normal_after: after.normal_after,
+        };
         match self
             .app
             .store
-            .due_deliveries(target, self.app.now(), fetch, taken.clone())
+            .due_deliveries(target, self.app.now(), fetch, taken)
             .await
         {
             Ok(items) => items.into(),
@@ -202,9 +208,10 @@ impl Worker {
         let mut flights: JoinSet<(i64, Landing)> = JoinSet::new();
         // Outbox id → hand-off of each message in flight.
         let mut in_flight: HashMap<i64, String> = HashMap::new();
-        let mut taken = Taken::default();
+        // Where each lane's next read starts.
+        let mut after = Taken::default();
         let mut full_read = tokio::time::Instant::now();
-        let mut queue = self.due(&taken).await;
+        let mut queue = self.due(&in_flight, &after).await;
         let mut sent = 0usize;
         let mut stop = false;
         let mut rate_wait = None;
@@ -217,7 +224,7 @@ impl Worker {
                     && matches!(item.payload, OutboxPayload::Ticket(_))
                 {
                     // A repair order waits for its liaison; it holds back nothing.
-                    taken.take(item.id, item.urgency == Urgency::Urgent);
+                    after.take(item.id, item.urgency == Urgency::Urgent);
                     queue.pop_front();
                     continue;
                 }
@@ -241,8 +248,7 @@ impl Worker {
                 let Some(item) = queue.pop_front() else {
                     break;
                 };
-                taken.take(item.id, urgent);
-                taken.in_flight.insert(item.id);
+                after.take(item.id, urgent);
                 in_flight.insert(item.id, item.handoff_id.clone());
                 sent += 1;
                 let (app, partner) = (self.app.clone(), self.partner.clone());
@@ -254,7 +260,6 @@ impl Worker {
             let landed = match flight {
                 Ok((id, landing)) => {
                     in_flight.remove(&id);
-                    taken.in_flight.remove(&id);
                     self.settle(landing)
                 }
                 Err(e) => {
@@ -267,15 +272,14 @@ impl Worker {
                 stop = true;
             }
             // Read the outbox again once half the window is free (not on
-            // every landing under a full window: each read is a trip to a
-            // blocking thread and a fresh snapshot).
+            // every landing under a full window: each read is a fresh
+            // snapshot, its changed pages read again).
             if queue.is_empty() && !stop && rate_wait.is_none() && flights.len() <= window / 2 {
                 if full_read.elapsed() >= FULL_READ {
-                    taken.urgent_after = 0;
-                    taken.normal_after = 0;
+                    after = Taken::default();
                     full_read = tokio::time::Instant::now();
                 }
-                queue = self.due(&taken).await;
+                queue = self.due(&in_flight, &after).await;
             }
         }
         match (rate_wait, stop) {
