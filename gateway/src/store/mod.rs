@@ -31,8 +31,8 @@ use schemas::{Status, StatusUpdate, Ticket, Timestamp, Urgency};
 
 pub use crate::lifecycle::{HandoffKind, Overdue, Side, Verdict};
 pub use records::{
-    CheckpointRecord, EventKind, EventRecord, HandoffRecord, HistoryRecord, MessageKind,
-    OutboxItem, OutboxPayload, OutboxState, Outcome, Parties, Taken,
+    CheckpointRecord, EventKind, EventRecord, HandoffRecord, HistoryRecord, LaneStarts,
+    MessageKind, OutboxItem, OutboxPayload, OutboxState, Outcome, Parties, Taken,
 };
 pub use sqlite::SqliteStore;
 

@@ -65,22 +65,29 @@ impl OutboxState {
 pub struct Taken {
     /// Messages being sent: still pending in the store, but not due again.
     pub in_flight: HashSet<i64>,
-    /// The urgent lane is read after this outbox id (0: from its start).
-    /// A worker moves it to the last message of the lane it has taken
-    /// since its last read from the start, so that a read gives only what
-    /// is new instead of walking again every message in flight.
-    pub urgent_after: i64,
-    /// The same for the other lane.
-    pub normal_after: i64,
+    /// Where the read of each lane starts.
+    pub after: LaneStarts,
 }
 
-impl Taken {
+/// The outbox id after which each lane is read (0: from its start). A
+/// worker moves a lane's to the last message of it it has taken since its
+/// last read from the start, so that a read gives only what is new
+/// instead of walking again every message in flight.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LaneStarts {
+    /// The urgent hand-offs' lane.
+    pub urgent: i64,
+    /// The other hand-offs' lane.
+    pub normal: i64,
+}
+
+impl LaneStarts {
     /// Moves the starting point of message `id`'s lane past it.
     pub fn take(&mut self, id: i64, urgent: bool) {
         let after = if urgent {
-            &mut self.urgent_after
+            &mut self.urgent
         } else {
-            &mut self.normal_after
+            &mut self.normal
         };
         *after = (*after).max(id);
     }

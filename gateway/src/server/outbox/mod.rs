@@ -49,7 +49,7 @@ use tokio::task::JoinSet;
 use self::flight::{Landing, fly};
 use super::App;
 use crate::config::PartnerConfig;
-use crate::store::{OutboxItem, OutboxPayload, Store, Taken};
+use crate::store::{LaneStarts, OutboxItem, OutboxPayload, Store, Taken};
 
 /// The longest an idle worker sleeps before looking at its outbox again.
 const IDLE_POLL: Duration = Duration::from_secs(1);
@@ -168,13 +168,16 @@ impl Worker {
 
     /// The due messages (in the store's order), without those in flight,
     /// each lane read after the id `after` gives it.
-    async fn due(&self, in_flight: &HashMap<i64, String>, after: &Taken) -> VecDeque<OutboxItem> {
+    async fn due(
+        &self,
+        in_flight: &HashMap<i64, String>,
+        after: LaneStarts,
+    ) -> VecDeque<OutboxItem> {
         let target = &self.partner.id;
         let fetch = self.app.config.delivery.in_flight.saturating_mul(4).max(32);
         let taken = Taken {
             in_flight: in_flight.keys().copied().collect(),
-            urgent_after: after.urgent_after,
-            normal_after: after.normal_after,
+            after,
         };
         match self
             .app
@@ -209,9 +212,9 @@ impl Worker {
         // Outbox id → hand-off of each message in flight.
         let mut in_flight: HashMap<i64, String> = HashMap::new();
         // Where each lane's next read starts.
-        let mut after = Taken::default();
+        let mut after = LaneStarts::default();
         let mut full_read = tokio::time::Instant::now();
-        let mut queue = self.due(&in_flight, &after).await;
+        let mut queue = self.due(&in_flight, after).await;
         let mut sent = 0usize;
         let mut stop = false;
         let mut rate_wait = None;
@@ -276,10 +279,10 @@ impl Worker {
             // snapshot, its changed pages read again).
             if queue.is_empty() && !stop && rate_wait.is_none() && flights.len() <= window / 2 {
                 if full_read.elapsed() >= FULL_READ {
-                    after = Taken::default();
+                    after = LaneStarts::default();
                     full_read = tokio::time::Instant::now();
                 }
-                queue = self.due(&in_flight, &after).await;
+                queue = self.due(&in_flight, after).await;
             }
         }
         match (rate_wait, stop) {

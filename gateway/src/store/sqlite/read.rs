@@ -136,8 +136,8 @@ pub(super) fn due_deliveries(
     let mut rows = stmt.query(params![
         target_partner,
         limit(max),
-        taken.urgent_after,
-        taken.normal_after
+        taken.after.urgent,
+        taken.after.normal
     ])?;
     let in_flight = &taken.in_flight;
     // Urgent hand-offs' messages first, then the others; strict order in

@@ -162,14 +162,18 @@ async fn a_read_after_what_was_taken_gives_only_what_came_since() {
     let n1 = submit(&store, "N1", Urgency::Normal).await;
     let u1 = submit(&store, "U1", Urgency::Urgent).await;
     let t = now();
-    let mut taken = Taken::default();
+    let mut after = LaneStarts::default();
     for item in store
         .due_deliveries("hb-a", t, 10, Taken::default())
         .await
         .unwrap()
     {
-        taken.take(item.id, item.urgency == Urgency::Urgent);
+        after.take(item.id, item.urgency == Urgency::Urgent);
     }
+    let taken = Taken {
+        after,
+        ..Taken::default()
+    };
     let read = |taken: Taken| {
         let store = &store;
         async move {
@@ -196,8 +200,11 @@ async fn a_read_after_what_was_taken_gives_only_what_came_since() {
     // from where it was.
     let u2_id = store.outbox(&u2).await.unwrap()[0].id;
     let urgent_only = Taken {
-        urgent_after: u2_id,
-        ..taken.clone()
+        after: LaneStarts {
+            urgent: u2_id,
+            ..after
+        },
+        ..Taken::default()
     };
     assert_eq!(read(urgent_only).await, [n2.as_str(), n3.as_str()]);
 

@@ -20,8 +20,9 @@ mod wal;
 mod writer;
 use crate::lifecycle::{HandoffKind, Overdue, Refusal, Side, Verdict};
 use crate::store::{
-    DeliveryResult, EventKind, HandoffFilter, MessageKind, NewHandoff, Notify, OutboxPayload,
-    OutboxState, Outcome, Receipt, RefusedSubmission, Store, StoreError, Submitted, Taken,
+    DeliveryResult, EventKind, HandoffFilter, LaneStarts, MessageKind, NewHandoff, Notify,
+    OutboxPayload, OutboxState, Outcome, Receipt, RefusedSubmission, Store, StoreError, Submitted,
+    Taken,
 };
 
 /// A directory removed when dropped.
