@@ -118,6 +118,7 @@ async fn run(cli: Cli) -> Result<(), Fail> {
             .join("gateway"),
     };
     let port = setup::free_port()?;
+    let operator_port = setup::free_port()?;
     let url = format!("https://127.0.0.1:{port}");
 
     let mut config = gateway::config::load(&certs.join("demo.toml"))?;
@@ -134,7 +135,13 @@ async fn run(cli: Cli) -> Result<(), Fail> {
         .into_iter()
         .filter_map(|(id, before)| Some((before?, config.partner(&id)?.endpoint.clone()?)))
         .collect();
-    let file = setup::write_config(&repo, &dir, port, &endpoints, common.in_flight)?;
+    let file = setup::write_config(
+        &repo,
+        &dir,
+        (port, operator_port),
+        &endpoints,
+        common.in_flight,
+    )?;
 
     // When each hand-off reached the target's server.
     let arrivals = Arc::new(Mutex::new(HashMap::<String, Instant>::new()));
@@ -271,6 +278,10 @@ async fn run(cli: Cli) -> Result<(), Fail> {
                     samples.iter().filter(|s| s.status == 202).count()
                 );
             }
+        }
+        match setup::gateway_receipts(operator_port).await {
+            Ok(line) => println!("  receipts timed by the gateway: {line}"),
+            Err(e) => println!("  receipts timed by the gateway: unknown ({e})"),
         }
         Ok::<_, Fail>(())
     }

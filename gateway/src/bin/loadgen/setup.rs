@@ -16,19 +16,25 @@ pub fn free_port() -> Result<u16, Fail> {
 }
 
 /// The demo configuration with absolute paths, the gateway on `port`, its
-/// store in `dir`, the simulated partners' `endpoints` (configured → actual)
-/// and no rate limits (a load test of the gateway, not of the limits);
-/// `in_flight` replaces the demo's `delivery.in_flight`.
+/// operator listener on `operator_port`, its store in `dir`, the simulated
+/// partners' `endpoints` (configured → actual) and no rate limits (a load
+/// test of the gateway, not of the limits); `in_flight` replaces the demo's
+/// `delivery.in_flight`.
 pub fn write_config(
     repo: &Path,
     dir: &Path,
-    port: u16,
+    (port, operator_port): (u16, u16),
     endpoints: &[(String, String)],
     in_flight: Option<usize>,
 ) -> Result<PathBuf, Fail> {
     let certs = repo.join("certs-example");
     let mut text = gateway::network::demo_config_text(&certs, &certs, &dir.join("gateway.db"))?;
     text = text.replace("127.0.0.1:8443", &format!("127.0.0.1:{port}"));
+    // The demo's operator listener, which the line above left on port 0.
+    text = text.replace(
+        "listen = \"127.0.0.1:0\"",
+        &format!("listen = \"127.0.0.1:{operator_port}\""),
+    );
     for (configured, actual) in endpoints {
         text = text.replace(configured, actual);
     }
@@ -168,4 +174,47 @@ fn is_root() -> bool {
         .output()
         .map(|o| o.stdout.trim_ascii() == b"0")
         .unwrap_or(false)
+}
+
+/// The gateway's own receipt timing (request in to receipt out), from the
+/// `gateway_receipt_seconds` histogram its operator listener serves on
+/// `operator_port`: the share of receipts within each bucket up to 10 ms
+/// and the mean. Unlike the load generator's figures it leaves out the
+/// time requests and answers wait for the load generator's own threads.
+pub async fn gateway_receipts(operator_port: u16) -> Result<String, Fail> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", operator_port)).await?;
+    conn.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .await?;
+    let mut text = String::new();
+    conn.read_to_string(&mut text).await?;
+    let value = |line: &str| line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok());
+    let mut buckets = Vec::new();
+    let (mut sum, mut count) = (0.0, 0.0);
+    for line in text.lines().filter(|l| l.contains("family=\"bj-json\"")) {
+        if let Some(rest) = line.strip_prefix("gateway_receipt_seconds_bucket{") {
+            let bound = rest.split("le=\"").nth(1).and_then(|b| b.split('"').next());
+            if let (Some(bound), Some(n)) = (bound.and_then(|b| b.parse::<f64>().ok()), value(line))
+            {
+                buckets.push((bound, n));
+            }
+        } else if line.starts_with("gateway_receipt_seconds_sum{") {
+            sum = value(line).unwrap_or(0.0);
+        } else if line.starts_with("gateway_receipt_seconds_count{") {
+            count = value(line).unwrap_or(0.0);
+        }
+    }
+    if count == 0.0 {
+        return Err("the gateway's metrics hold no receipt".into());
+    }
+    let shares: Vec<String> = buckets
+        .iter()
+        .filter(|(bound, _)| *bound <= 0.01)
+        .map(|(bound, n)| format!("≤ {} ms {:.1} %", bound * 1e3, n * 100.0 / count))
+        .collect();
+    Ok(format!(
+        "{}; mean {:.2} ms ({count} receipts)",
+        shares.join(", "),
+        sum * 1e3 / count
+    ))
 }
