@@ -27,6 +27,9 @@ pub struct Target {
     pub path: String,
     /// The sample order; `BJ2025031200457` is replaced with a unique number.
     pub sample: Arc<String>,
+    /// GET `path` without a body instead of posting the sample (the bare
+    /// HTTPS exchange: `/healthz`).
+    pub get: bool,
     /// HTTP/2 (one stream at a time per connection) instead of HTTP/1.1.
     pub h2: bool,
     /// The TLS client configuration (client certificate, CA).
@@ -93,13 +96,19 @@ pub struct Sample {
 }
 
 async fn submit(conn: &mut Conn, target: &Target, seq: u64) -> Result<(u16, Bytes), Fail> {
-    let body = target
-        .sample
-        .replace("BJ2025031200457", &format!("BJLG{seq:011}"));
-    let req = http::Request::post(&target.path)
-        .header(http::header::HOST, "127.0.0.1")
-        .header(http::header::CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(body)))?;
+    let req = if target.get {
+        http::Request::get(&target.path)
+            .header(http::header::HOST, "127.0.0.1")
+            .body(Full::new(Bytes::new()))?
+    } else {
+        let body = target
+            .sample
+            .replace("BJ2025031200457", &format!("BJLG{seq:011}"));
+        http::Request::post(&target.path)
+            .header(http::header::HOST, "127.0.0.1")
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(body)))?
+    };
     let resp = match conn {
         Conn::H1(send) => {
             send.ready().await?;
