@@ -4,6 +4,8 @@
 //! timing from its operator listener. Its figures are not checked (they
 //! belong to benchmarks, not tests); that it measures what it says is.
 
+#![allow(clippy::expect_used)]
+
 use std::process::Command;
 
 #[test]
