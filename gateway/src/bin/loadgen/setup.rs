@@ -182,12 +182,14 @@ fn is_root() -> bool {
 /// and the mean. Unlike the load generator's figures it leaves out the
 /// time requests and answers wait for the load generator's own threads.
 pub async fn gateway_receipts(operator_port: u16) -> Result<String, Fail> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", operator_port)).await?;
-    conn.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-        .await?;
-    let mut text = String::new();
-    conn.read_to_string(&mut text).await?;
+    let operator = ([127, 0, 0, 1], operator_port).into();
+    let (status, text) = tokio::task::spawn_blocking(move || {
+        gateway::cli::limits::call(operator, "GET", "/metrics")
+    })
+    .await??;
+    if status != 200 {
+        return Err(format!("GET /metrics answered {status}").into());
+    }
     let value = |line: &str| line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok());
     let mut buckets = Vec::new();
     let (mut sum, mut count) = (0.0, 0.0);
