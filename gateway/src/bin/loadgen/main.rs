@@ -139,7 +139,8 @@ async fn run(cli: Cli) -> Result<(), Fail> {
     let file = setup::write_config(
         &repo,
         &dir,
-        (port, operator_port),
+        port,
+        operator_port,
         &endpoints,
         common.in_flight,
     )?;

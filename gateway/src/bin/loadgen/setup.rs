@@ -23,7 +23,8 @@ pub fn free_port() -> Result<u16, Fail> {
 pub fn write_config(
     repo: &Path,
     dir: &Path,
-    (port, operator_port): (u16, u16),
+    port: u16,
+    operator_port: u16,
     endpoints: &[(String, String)],
     in_flight: Option<usize>,
 ) -> Result<PathBuf, Fail> {
